@@ -1,0 +1,184 @@
+"""Bulk loading of frames into the catalog tables, with a fast path per database.
+
+PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT ... SELECT ... ON
+CONFLICT DO NOTHING`` (COPY itself has no ON CONFLICT). SQLite: ``INSERT OR IGNORE``. Both are idempotent by the table's unique key, and both run inside
+the caller's transaction, so a failed load leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from django.db import connection
+from django.utils import timezone
+
+from catalog.models import Event, GroundTruth, SearchRequest
+
+SQLITE_BATCH = 5_000
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    table: str
+    columns: Sequence[tuple[str, str]]  # (column, PostgreSQL type)
+    conflict: str
+    text_columns: Sequence[str]
+
+
+EVENT_TABLE = TableSpec(
+    table=Event._meta.db_table,
+    columns=(
+        ("event_id", "uuid"),
+        ("event_type", "text"),
+        ("timestamp", "timestamptz"),
+        ("user_id", "text"),
+        ("session_id", "text"),
+        ("query", "text"),
+        ("query_norm", "text"),
+        ("product_external_id", "text"),
+        ("position", "integer"),
+        ("request_id", "text"),
+        ("ingested_at", "timestamptz"),
+    ),
+    conflict="event_id",
+    text_columns=("user_id", "session_id", "query", "query_norm", "request_id", "product_external_id"),
+)
+REQUEST_TABLE = TableSpec(
+    table=SearchRequest._meta.db_table,
+    columns=(
+        ("request_id", "text"),
+        ("timestamp", "timestamptz"),
+        ("query", "text"),
+        ("query_norm", "text"),
+        ("user_id", "text"),
+        ("session_id", "text"),
+        ("product_ids", "jsonb"),
+        ("model_version", "integer"),
+        ("fallback", "boolean"),
+        ("randomised", "boolean"),
+        ("source", "text"),
+    ),
+    conflict="request_id",
+    text_columns=("query", "query_norm", "user_id", "session_id", "source"),
+)
+TRUTH_TABLE = TableSpec(
+    table=GroundTruth._meta.db_table,
+    columns=(("request_id", "text"), ("product_external_id", "text"), ("relevance", "smallint")),
+    conflict="request_id, product_external_id",
+    text_columns=(),
+)
+
+
+def events_load(frame: pd.DataFrame) -> int:
+    """Insert event rows (columns as ``EVENT_TABLE``; ``product_id`` accepted for the product's
+    external id); rows whose ``event_id`` is already stored are skipped. Returns rows inserted."""
+    frame = frame.rename(columns={"product_id": "product_external_id"})
+    if "ingested_at" not in frame:
+        frame = frame.assign(ingested_at=timezone.now())
+    return _load(EVENT_TABLE, frame)
+
+
+def search_requests_load(frame: pd.DataFrame) -> int:
+    defaults = {"model_version": None, "fallback": False, "randomised": False, "source": "synthetic"}
+    frame = frame.assign(**{key: value for key, value in defaults.items() if key not in frame})
+    return _load(REQUEST_TABLE, frame)
+
+
+def ground_truth_load(frame: pd.DataFrame) -> int:
+    return _load(TRUTH_TABLE, frame)
+
+
+def _load(spec: TableSpec, frame: pd.DataFrame) -> int:
+    if frame.empty:
+        return 0
+    frame = frame[[name for name, _ in spec.columns]]
+    if connection.vendor == "postgresql":
+        return _copy_load(spec, frame)
+    return _sqlite_load(spec, frame)
+
+
+def _copy_load(spec: TableSpec, frame: pd.DataFrame) -> int:
+    staging = f"staging_{spec.table}"
+    names = ", ".join(f'"{name}"' for name, _ in spec.columns)
+    columns_sql = ", ".join(f'"{name}" {kind}' for name, kind in spec.columns)
+    force_not_null = ", ".join(f'"{name}"' for name in spec.text_columns)
+    options = "FORMAT csv" + (f", FORCE_NOT_NULL ({force_not_null})" if force_not_null else "")
+    with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {staging}")
+        cursor.execute(f"CREATE TEMPORARY TABLE {staging} ({columns_sql}) ON COMMIT DROP")
+        with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN ({options})") as copy:
+            for block in _csv_blocks(frame):
+                copy.write(block)
+        cursor.execute(
+            f"INSERT INTO {spec.table} ({names}) SELECT {names} FROM {staging} "
+            f"ON CONFLICT ({spec.conflict}) DO NOTHING"
+        )
+        inserted = cursor.rowcount
+        cursor.execute(f"DROP TABLE {staging}")
+    return inserted
+
+
+def _csv_blocks(frame: pd.DataFrame, rows_per_block: int = 200_000):
+    frame = _for_csv(frame)
+    for start in range(0, len(frame), rows_per_block):
+        buffer = io.StringIO()
+        frame.iloc[start : start + rows_per_block].to_csv(buffer, index=False, header=False)
+        yield buffer.getvalue()
+
+
+def _for_csv(frame: pd.DataFrame) -> pd.DataFrame:
+    """Timestamps to microseconds in ISO form, JSON columns serialised, integers kept integral."""
+    out = {}
+    for name in frame.columns:
+        column = frame[name]
+        if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(column):
+            out[name] = pd.to_datetime(column, utc=True).dt.strftime("%Y-%m-%d %H:%M:%S.%f+00")
+        elif name == "product_ids":
+            out[name] = column.map(json.dumps)
+        elif pd.api.types.is_float_dtype(column) and name in ("position", "model_version"):
+            out[name] = column.astype("Int64")
+        else:
+            out[name] = column
+    return pd.DataFrame(out, index=frame.index)
+
+
+def _sqlite_load(spec: TableSpec, frame: pd.DataFrame) -> int:
+    """The portable path: ``INSERT OR IGNORE`` in batches, values in Django's storage format
+    (UUIDs as 32 hex digits, UTC datetimes as text, JSON as text)."""
+    names = [name for name, _ in spec.columns]
+    columns = []
+    for name, kind in spec.columns:
+        column = frame[name]
+        if kind == "timestamptz":
+            values = pd.to_datetime(column, utc=True).dt.strftime("%Y-%m-%d %H:%M:%S.%f")
+        elif kind == "uuid":
+            values = column.astype(str).str.replace("-", "", regex=False).str.lower()
+        elif kind == "jsonb":
+            values = column.map(json.dumps)
+        elif kind in ("integer", "smallint"):
+            values = column.astype("Int64")
+        elif kind == "boolean":
+            values = column.astype(bool)
+        else:
+            values = column
+        columns.append(values.astype(object).where(values.notna(), None).to_numpy())
+    rows = list(zip(*columns, strict=True))
+    placeholders = ", ".join("?" for _ in names)
+    sql = f"INSERT OR IGNORE INTO {spec.table} ({', '.join(names)}) VALUES ({placeholders})"
+    with connection.cursor() as cursor:
+        raw = cursor.connection
+        before = raw.total_changes
+        for start in range(0, len(rows), SQLITE_BATCH):
+            cursor.executemany(
+                sql, [tuple(_plain(v) for v in row) for row in rows[start : start + SQLITE_BATCH]]
+            )
+        return raw.total_changes - before
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,149 @@
+"""The shop's catalog and its clickstream.
+
+``Event`` is planned for tens of millions of rows: its indexes serve time-window scans
+(``timestamp``) and per-(query, product) aggregation, and no page or command counts or
+loads the whole table casually.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+
+
+class Product(models.Model):
+    external_id = models.CharField(
+        max_length=128, unique=True, help_text="The shop's own id for the product."
+    )
+    title = models.CharField(max_length=512)
+    description = models.TextField(blank=True, default="")
+    brand = models.CharField(max_length=128, blank=True, default="")
+    category = models.CharField(max_length=128, blank=True, default="", db_index=True)
+    price = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0"))
+    rating = models.DecimalField(
+        max_digits=3, decimal_places=2, null=True, blank=True, help_text="0 to 5; empty when unrated."
+    )
+    attributes = models.JSONField(default=dict, blank=True)
+    active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["external_id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(price__gte=0), name="product_price_not_negative"),
+            models.CheckConstraint(
+                condition=Q(rating__isnull=True) | (Q(rating__gte=0) & Q(rating__lte=5)),
+                name="product_rating_between_0_and_5",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.external_id}: {self.title}"
+
+
+class EventType(models.TextChoices):
+    IMPRESSION = "impression", "impression"
+    CLICK = "click", "click"
+    ADD_TO_CART = "add_to_cart", "add to cart"
+    PURCHASE = "purchase", "purchase"
+
+
+class Event(models.Model):
+    """One clickstream event, tied to the ranking request whose list showed the product.
+
+    ``product`` points at ``Product.external_id`` without a database constraint: an event
+    for a product the catalog does not know yet is kept, and joins the product as soon as
+    a product with that ``external_id`` is imported.
+    """
+
+    event_id = models.UUIDField(unique=True, help_text="Sent by the client; a re-sent event is stored once.")
+    event_type = models.CharField(max_length=16, choices=EventType.choices)
+    timestamp = models.DateTimeField(db_index=True)
+    user_id = models.CharField(max_length=128, blank=True, default="")
+    session_id = models.CharField(max_length=128, blank=True, default="")
+    query = models.CharField(max_length=512, blank=True, default="", help_text="As typed.")
+    query_norm = models.CharField(max_length=512, blank=True, default="", help_text="Normalised.")
+    product = models.ForeignKey(
+        Product,
+        to_field="external_id",
+        db_column="product_external_id",
+        db_constraint=False,
+        on_delete=models.DO_NOTHING,
+        related_name="events",
+    )
+    position = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1-based.")
+    request_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    ingested_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["query_norm", "product"], name="event_query_product_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(event_type__in=[choice.value for choice in EventType]),
+                name="event_type_known",
+            ),
+            models.CheckConstraint(
+                condition=Q(position__isnull=True) | Q(position__gte=1), name="event_position_from_1"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.product_id} @ {self.timestamp:%Y-%m-%d %H:%M}"
+
+
+class SearchRequest(models.Model):
+    """The impression log: one row per ranked list shown to a user.
+
+    Written by ``/api/rank`` for every request it serves, and by the synthetic generator
+    for the lists of the shop's own search. ``randomised`` marks lists shown in random
+    order (to measure position bias); ``product_ids`` are the ids in the order shown.
+    """
+
+    class Source(models.TextChoices):
+        API = "api", "served by /api/rank"
+        SYNTHETIC = "synthetic", "synthetic data"
+        IMPORT = "import", "imported"
+
+    request_id = models.CharField(max_length=64, unique=True)
+    timestamp = models.DateTimeField(db_index=True)
+    query = models.CharField(max_length=512, blank=True, default="")
+    query_norm = models.CharField(max_length=512, blank=True, default="")
+    user_id = models.CharField(max_length=128, blank=True, default="")
+    session_id = models.CharField(max_length=128, blank=True, default="")
+    product_ids = models.JSONField(default=list)
+    model_version = models.PositiveIntegerField(null=True, blank=True)
+    fallback = models.BooleanField(default=False)
+    randomised = models.BooleanField(default=False)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+
+    class Meta:
+        indexes = [models.Index(fields=["randomised", "timestamp"], name="searchrequest_random_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.request_id} {self.query!r}"
+
+
+class GroundTruth(models.Model):
+    """The true graded relevance (0-3) of a shown product in a synthetic list.
+
+    Only the synthetic generator writes it and only evaluation reads it (the trainer
+    never does), so any reordering of a logged list can be scored against the truth.
+    """
+
+    request_id = models.CharField(max_length=64)
+    product_external_id = models.CharField(max_length=128)
+    relevance = models.PositiveSmallIntegerField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request_id", "product_external_id"], name="groundtruth_unique"),
+            models.CheckConstraint(condition=Q(relevance__lte=3), name="groundtruth_relevance_0_to_3"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}/{self.product_external_id}: {self.relevance}"

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""The two commands of SearchOp's quick start. Needs only Python 3.11.
+
+    python3.11 run.py demo    set everything up and run the main job on the embedded
+                              default (SQLite, Celery in-process), then serve it
+    python3.11 run.py test    run the whole test suite (lint, types, every test layer)
+                              against the PostgreSQL and Redis named in the environment
+
+Both build the virtualenv in ``.venv`` when it is missing or when the requirements
+changed. Anything after ``test`` is passed on to pytest (``run.py test -k rank``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import secrets
+import shutil
+import subprocess
+import sys
+import time
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+VAR = ROOT / "var"
+PY = VENV / "bin" / "python"
+
+TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/searchop"
+TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+class Steps:
+    """Numbered steps with timings, so a long set-up shows where it is."""
+
+    def __init__(self, total: int):
+        self.total = total
+        self.number = 0
+
+    def run(self, title: str, command: list[str] | None = None, *, env: dict | None = None, func=None):
+        self.number += 1
+        print(f"\n==> [{self.number}/{self.total}] {title}", flush=True)
+        started = time.perf_counter()
+        if command is not None:
+            result = subprocess.run(command, cwd=ROOT, env=env)
+            if result.returncode != 0:
+                print(
+                    f"==> [{self.number}/{self.total}] {title}: FAILED (exit {result.returncode})", flush=True
+                )
+                sys.exit(result.returncode)
+        if func is not None:
+            func()
+        print(
+            f"==> [{self.number}/{self.total}] {title}: done in {time.perf_counter() - started:.1f} s",
+            flush=True,
+        )
+
+
+def venv_ensure(requirements: str) -> None:
+    """Create ``.venv`` and install ``requirements`` unless the same files are installed already."""
+    digest = hashlib.sha256()
+    for name in ("requirements.txt", requirements):
+        digest.update((ROOT / name).read_bytes())
+    stamp = VENV / f".installed-{requirements}-{digest.hexdigest()[:16]}"
+    if stamp.exists():
+        print(f"    .venv is up to date with {requirements}")
+        return
+    if not PY.exists():
+        print("    creating .venv")
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "-r", str(ROOT / requirements)], check=True)
+    for old in VENV.glob(f".installed-{requirements}-*"):
+        old.unlink()
+    stamp.touch()
+
+
+def demo_env() -> dict:
+    env = dict(os.environ)
+    VAR.mkdir(exist_ok=True)
+    secret = VAR / "secret_key"
+    if not secret.exists():
+        secret.write_text(secrets.token_urlsafe(50))
+        secret.chmod(0o600)
+    env.setdefault("SECRET_KEY_FILE", str(secret))
+    env.setdefault("DEBUG", "0")
+    env.setdefault("SEARCHOP_REQUIRE_API_KEY", "0")
+    # The demo is the embedded default: SQLite under var/ and Celery in-process.
+    env.pop("DATABASE_URL", None)
+    env.pop("REDIS_URL", None)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def demo(args: list[str]) -> None:
+    manage = [str(PY), "manage.py"]
+    env = demo_env()
+    steps = Steps(total=3)
+    steps.run("Virtualenv and requirements", func=lambda: venv_ensure("requirements.txt"))
+    steps.run("Database (SQLite under var/)", [*manage, "migrate", "--noinput", "-v", "0"], env=env)
+    steps.run(
+        "Synthetic shop (1,000 products, 500 users, ~50,000 events)",
+        [*manage, "generate_synthetic_data"],
+        env=env,
+    )
+
+
+def chromium_ensure() -> None:
+    """Browser tests use Debian's chromium and chromium-driver; install them when missing."""
+    if shutil.which("chromium") and shutil.which("chromedriver"):
+        print("    chromium and chromedriver are installed")
+        return
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        print("    chromium is missing and cannot be installed here (needs apt-get as root)")
+        sys.exit(1)
+    apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    subprocess.run(["apt-get", "update", "-qq"], check=True, env=apt_env)
+    subprocess.run(
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver"],
+        check=True,
+        env=apt_env,
+    )
+
+
+def test_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("DATABASE_URL", TEST_DATABASE_URL)
+    env.setdefault("REDIS_URL", TEST_REDIS_URL)
+    env.setdefault("SECRET_KEY", "test-only-secret-key")
+    env.setdefault("DEBUG", "0")
+    env["PYTHONUNBUFFERED"] = "1"
+    env["SEARCHOP_VAR_DIR"] = str(VAR / "test")
+    return env
+
+
+def test(args: list[str]) -> None:
+    env = test_env()
+    steps = Steps(total=5)
+    steps.run("Virtualenv and requirements (dev)", func=lambda: venv_ensure("requirements-dev.txt"))
+    steps.run("Chromium for the browser tests", func=chromium_ensure)
+    steps.run("Lint (ruff)", [str(VENV / "bin" / "ruff"), "check", "."], env=env)
+    steps.run("Types (mypy on the services)", [str(VENV / "bin" / "mypy")], env=env)
+    steps.run(
+        f"Tests (pytest) against {env['DATABASE_URL']} and {env['REDIS_URL']}",
+        [str(PY), "-m", "pytest", *args],
+        env=env,
+    )
+
+
+def main() -> None:
+    if sys.version_info < (3, 11):  # noqa: UP036 - run.py may be started by an older python3
+        sys.exit("SearchOp needs Python 3.11 or newer")
+    if len(sys.argv) < 2 or sys.argv[1] not in ("demo", "test"):
+        sys.exit(__doc__)
+    {"demo": demo, "test": test}[sys.argv[1]](sys.argv[2:])
+
+
+if __name__ == "__main__":
+    main()
