@@ -182,3 +182,93 @@ def _sqlite_load(spec: TableSpec, frame: pd.DataFrame) -> int:
 
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else value
+
+
+class EventsLoader:
+    """Loads validated event frames chunk by chunk inside the caller's transaction, then
+    ``finish()`` inserts them in one statement, skipping event ids already stored (idempotent).
+
+    PostgreSQL: each chunk is COPYed into one temporary staging table in COPY's text format,
+    built with a C-level join over the columns (``to_csv`` and ``strftime`` cost several times
+    more); ``finish`` runs a single ``INSERT ... SELECT ... ON CONFLICT (event_id) DO NOTHING``.
+    SQLite: ``events_load`` per chunk. Expects the columns of ``importers.events_check``.
+    """
+
+    STAGING = "staging_event_import"
+    STAGED = (
+        ("event_id", "uuid"),
+        ("event_type", "text"),
+        ("timestamp", "timestamptz"),
+        ("user_id", "text"),
+        ("session_id", "text"),
+        ("query", "text"),
+        ("query_norm", "text"),
+        ("product_external_id", "text"),
+        ("position", "smallint"),
+        ("request_id", "text"),
+    )
+
+    def __init__(self, *, ingested_at=None):
+        self.ingested_at = ingested_at or timezone.now()
+        self.postgres = connection.vendor == "postgresql"
+        self.staged = 0
+        self.inserted = 0
+        self._names = ", ".join(f'"{name}"' for name, _ in self.STAGED)
+
+    def add(self, frame: pd.DataFrame) -> None:
+        if frame.empty:
+            return
+        if not self.postgres:
+            self.inserted += events_load(frame.assign(ingested_at=self.ingested_at))
+            return
+        with connection.cursor() as cursor:
+            if not self.staged:
+                columns_sql = ", ".join(f'"{name}" {kind}' for name, kind in self.STAGED)
+                cursor.execute(f"DROP TABLE IF EXISTS {self.STAGING}")
+                cursor.execute(f"CREATE TEMPORARY TABLE {self.STAGING} ({columns_sql}) ON COMMIT DROP")
+            with cursor.cursor.copy(f"COPY {self.STAGING} ({self._names}) FROM STDIN") as copy:
+                copy.write(_copy_text(frame))
+        self.staged += len(frame)
+
+    def finish(self) -> int:
+        """Insert what was staged; returns the number of new events."""
+        if self.postgres and self.staged:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f'INSERT INTO {EVENT_TABLE.table} ({self._names}, "ingested_at") '
+                    f"SELECT {self._names}, %s FROM {self.STAGING} "
+                    "ON CONFLICT (event_id) DO NOTHING",
+                    [self.ingested_at],
+                )
+                self.inserted = cursor.rowcount
+                cursor.execute(f"DROP TABLE {self.STAGING}")
+            self.staged = 0
+        return self.inserted
+
+
+_COPY_ESCAPES = (("\\", "\\\\"), ("\t", "\\t"), ("\n", "\\n"), ("\r", "\\r"))
+
+
+def _copy_text(frame: pd.DataFrame) -> bytes:
+    """The frame as COPY text-format rows, in ``EventsLoader.STAGED`` order."""
+    columns = []
+    for name, _ in EventsLoader.STAGED:
+        source = "product_id" if name == "product_external_id" else name
+        column = frame[source]
+        if name == "timestamp":
+            naive = column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
+            values = np.datetime_as_string(naive, unit="us", timezone="UTC").tolist()
+        elif name == "position":
+            values = np.where(column.isna(), "\\N", column.astype(str).to_numpy(dtype=object)).tolist()
+        else:
+            values = column.to_numpy(dtype=object)
+            # One joined string is a C pass; escaping per value only when a column needs it.
+            joined = "".join(values)
+            if any(special in joined for special, _ in _COPY_ESCAPES):
+                escaped = column.astype(str)
+                for special, replacement in _COPY_ESCAPES:
+                    escaped = escaped.str.replace(special, replacement, regex=False)
+                values = escaped.to_numpy(dtype=object)
+            values = values.tolist()
+        columns.append(values)
+    return ("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n").encode()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 from django.db import transaction
 
-from catalog import loading
+from catalog import importers, loading
 from catalog.models import Event, GroundTruth, Product, SearchRequest
 from catalog.progress import Reporter
 from catalog.synthetic import Generator, Summary, SyntheticConfig
@@ -104,3 +106,151 @@ def synthetic_data_generate(*, config: SyntheticConfig, reporter: Reporter | Non
         info["new_events"] = inserted
         info["lists"] = generator.summary.lists
     return generator.summary
+
+
+# ------------------------------------------------------------------------------------
+# Importing a shop's files
+# ------------------------------------------------------------------------------------
+
+MAX_REPORTED_ERRORS = 1_000
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What an import did. ``committed`` is False when the file was rejected whole (nothing
+    written). ``errors`` holds the first ``MAX_REPORTED_ERRORS`` problems in line order;
+    ``rejected`` counts every bad row."""
+
+    path: str
+    rows_read: int
+    inserted: int
+    rejected: int
+    errors: tuple[importers.RowError, ...]
+    committed: bool
+    duplicates: int = 0  # events whose event_id was already stored (or repeated in the file)
+    updated: int = 0  # products that existed and were overwritten
+
+
+@dataclass
+class _Tally:
+    rows: int = 0
+    rejected: int = 0
+    errors: list[importers.RowError] = field(default_factory=list)
+
+    def add(self, chunk: importers.RawChunk, checked: importers.Checked) -> None:
+        # Rows the reader could not split are bad rows too, just not in the frame.
+        self.rows += len(chunk.frame) + len(chunk.errors)
+        self.rejected += checked.rejected + len(chunk.errors)
+        room = MAX_REPORTED_ERRORS - len(self.errors)
+        if room > 0:
+            self.errors.extend(sorted([*chunk.errors, *checked.errors])[:room])
+
+
+def events_import(
+    *,
+    path: Path | str,
+    skip_invalid: bool = False,
+    reporter: Reporter | None = None,
+    chunk_rows: int = importers.CHUNK_ROWS,
+) -> ImportResult:
+    """Import an events file (CSV or JSON Lines, optionally gzipped). Transactional: the whole
+    file is one transaction, never half-written. Idempotent by ``event_id``: a second import
+    of the same file inserts nothing. With a bad row and without ``skip_invalid`` nothing is
+    written (``committed`` False); with it, the good rows are loaded. Events for products the
+    catalog does not know are kept. Raises ``importers.ImportFileError`` for an unreadable file."""
+    reporter = reporter or Reporter.silent()
+    path = Path(path)
+    tally = _Tally()
+    with transaction.atomic():
+        loader = loading.EventsLoader()
+        with reporter.step(f"Reading, validating and staging {path.name}") as info:
+            for chunk in _chunks_with_bar(
+                path, reporter, importers.EVENT_COLUMNS, importers.EVENT_REQUIRED_COLUMNS, chunk_rows
+            ):
+                checked = importers.events_check(chunk.frame, chunk.lines)
+                tally.add(chunk, checked)
+                # Once the file is known to be rejected, keep validating for the report only.
+                if skip_invalid or not tally.rejected:
+                    loader.add(checked.valid)
+            info.update(rows=tally.rows, valid=tally.rows - tally.rejected, rejected=tally.rejected)
+        if tally.rejected and not skip_invalid:
+            transaction.set_rollback(True)
+            return _result(path, tally, inserted=0, committed=False)
+        with reporter.step("Inserting new events (stored event ids skipped)") as info:
+            inserted = loader.finish()
+            info.update(inserted=inserted, duplicates=tally.rows - tally.rejected - inserted)
+    return _result(path, tally, inserted=inserted, duplicates=tally.rows - tally.rejected - inserted)
+
+
+def products_import(
+    *,
+    path: Path | str,
+    skip_invalid: bool = False,
+    reporter: Reporter | None = None,
+    chunk_rows: int = importers.CHUNK_ROWS,
+) -> ImportResult:
+    """Import a products file (CSV or JSON Lines, optionally gzipped): upsert by
+    ``external_id``, a row for a known product overwrites it. Transactional like
+    ``events_import`` and with the same policy for bad rows; an ``external_id`` repeated in
+    the file is a bad row (which of the two is meant is not ours to guess)."""
+    reporter = reporter or Reporter.silent()
+    path = Path(path)
+    tally = _Tally()
+    inserted = updated = 0
+    seen: dict[str, int] = {}
+    with transaction.atomic():
+        with reporter.step(f"Reading, validating and upserting {path.name}") as info:
+            for chunk in _chunks_with_bar(
+                path, reporter, importers.PRODUCT_COLUMNS, importers.PRODUCT_REQUIRED_COLUMNS, chunk_rows
+            ):
+                checked = importers.products_check(chunk.frame, chunk.lines, seen=seen)
+                tally.add(chunk, checked)
+                if skip_invalid or not tally.rejected:
+                    existing = _products_existing(external_ids=checked.valid["external_id"].tolist())
+                    written = products_upsert(rows=_product_rows(checked.valid))
+                    inserted += written - existing
+                    updated += existing
+            info.update(rows=tally.rows, inserted=inserted, updated=updated, rejected=tally.rejected)
+        if tally.rejected and not skip_invalid:
+            transaction.set_rollback(True)
+            return _result(path, tally, inserted=0, committed=False)
+    return _result(path, tally, inserted=inserted, updated=updated)
+
+
+def _chunks_with_bar(
+    path: Path, reporter: Reporter, columns: tuple[str, ...], required: tuple[str, ...], chunk_rows: int
+) -> Iterator[importers.RawChunk]:
+    if not path.is_file():
+        raise importers.ImportFileError(f"{path}: no such file")
+    with reporter.bar(total=path.stat().st_size, unit="B", desc=path.name) as bar:
+        for chunk in importers.read_chunks(path, columns=columns, required=required, chunk_rows=chunk_rows):
+            yield chunk
+            bar.update(chunk.position - bar.n)
+
+
+def _result(
+    path: Path, tally: _Tally, *, inserted: int, committed: bool = True, **counts: int
+) -> ImportResult:
+    return ImportResult(
+        path=str(path),
+        rows_read=tally.rows,
+        inserted=inserted,
+        rejected=tally.rejected,
+        errors=tuple(tally.errors),
+        committed=committed,
+        **counts,
+    )
+
+
+def _products_existing(*, external_ids: list[str], batch: int = 500) -> int:
+    # Batched so SQLite's limit on query parameters is never reached.
+    return sum(
+        Product.objects.filter(external_id__in=external_ids[start : start + batch]).count()
+        for start in range(0, len(external_ids), batch)
+    )
+
+
+def _product_rows(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
+    for row in frame.to_dict("records"):
+        # products_upsert expects None, not NaN, for an unrated product.
+        yield {**row, "rating": None if pd.isna(row["rating"]) else row["rating"]}
