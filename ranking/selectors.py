@@ -125,6 +125,7 @@ class KeyMetrics:
 
 @dataclass(frozen=True)
 class MetricHistoryRow:
+    pk: int
     version: int
     status: str
     created_at: Any
@@ -157,6 +158,7 @@ def model_version_metric_history_get() -> list[MetricHistoryRow]:
     """Every version's key metrics beside its baselines, newest first."""
     return [
         MetricHistoryRow(
+            pk=row.pk,
             version=row.version,
             status=row.status,
             created_at=row.created_at,

@@ -1,0 +1,490 @@
+"""The control room: the model registry in the admin.
+
+Everything here is read-only except through the registry services: the promote and rollback
+pages and the promote/reject actions call the same functions as the pipeline and the
+commands, so the audit trail records every change, whoever makes it. Operating the registry
+needs the ``ranking.change_modelversion`` permission; viewing needs only the view permission.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
+
+from django import forms
+from django.contrib import admin, messages
+from django.contrib.admin import helpers
+from django.contrib.admin.utils import unquote
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+
+from ranking.errors import RegistryError
+from ranking.models import ModelStatus, ModelVersion, ModelVersionTransition
+from ranking.selectors import (
+    BASELINES,
+    KeyMetrics,
+    model_version_metric_history_get,
+    model_version_production_get,
+    model_version_rollback_target_get,
+    report_key_metrics,
+)
+from ranking.services import model_version_promote, model_version_reject, model_version_rollback
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+STATUS_COLOURS: dict[str, str] = {
+    ModelStatus.PRODUCTION: "#2e7d32",
+    ModelStatus.CANDIDATE: "#1565c0",
+    ModelStatus.ARCHIVED: "#757575",
+    ModelStatus.REJECTED: "#c62828",
+}
+TEMPLATES = "admin/ranking/modelversion"
+
+
+def _baseline_reader(name: str) -> Callable[[KeyMetrics], Any]:
+    return lambda metrics: metrics.baselines.get(name)
+
+
+# The metric table: (group, [(column, how to read it from KeyMetrics)]).
+MetricColumn = tuple[str, Callable[[KeyMetrics], Any]]
+METRIC_GROUPS: list[tuple[str, list[MetricColumn]]] = [
+    (
+        "Model",
+        [
+            ("ndcg@10", lambda m: m.model.get("ndcg@10")),
+            ("MRR", lambda m: m.model.get("mrr")),
+            ("CTR@10", lambda m: m.model.get("ctr@10")),
+        ],
+    ),
+    ("Baselines: ndcg@10", [(name, _baseline_reader(name)) for name in BASELINES]),
+    (
+        "Debiased ndcg@10",
+        [("model", lambda m: m.debiased_model), ("logging", lambda m: m.debiased_logging)],
+    ),
+    ("True ndcg@10", [("model", lambda m: m.truth_model), ("bm25", lambda m: m.truth_bm25)]),
+    ("Model − bm25", [("ndcg@10 interval", lambda m: m.interval_model_bm25)]),
+]
+
+
+# The detail page; every field is read-only (the model text is shown as its sha and size).
+SUMMARY_FIELDS = ("version", "status_coloured", "created_at", "decision_display", "notes")
+EVALUATION_FIELDS = ("key_metrics", "report_display")
+PROVENANCE_FIELDS = (
+    "feature_contract_display",
+    "hyperparameters_display",
+    "windows_display",
+    "counts_display",
+    "data_digest",
+    "lightgbm_version",
+    "code_version",
+    "training_seconds",
+)
+MODEL_FIELDS = ("model_sha256", "num_trees", "model_size", "feature_importance_display")
+
+
+class ReasonForm(forms.Form):
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 70}),
+        max_length=2000,
+        help_text="Required. Recorded in the audit trail with your user name.",
+    )
+
+
+def status_badge(status: str) -> SafeString:
+    return format_html(
+        '<strong style="color: {}">{}</strong>', STATUS_COLOURS.get(status, "inherit"), status or "-"
+    )
+
+
+def metric_cell(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, tuple):
+        return f"[{value[0]:+.4f}, {value[1]:+.4f}]"
+    return f"{value:.4f}"
+
+
+def metric_table(model_versions: list[Any], *, admin_site_name: str) -> dict[str, Any]:
+    """Rows of formatted cells for ``includes/metric_table.html``; each item needs
+    ``version``, ``status``, ``created_at`` and either ``metrics`` or ``report``/``decision``."""
+    rows = []
+    for item in model_versions:
+        metrics = getattr(item, "metrics", None) or report_key_metrics(item.report, item.decision)
+        pk = getattr(item, "pk", None)
+        rows.append(
+            {
+                "version": item.version,
+                "url": reverse(f"{admin_site_name}:ranking_modelversion_change", args=[pk]) if pk else "",
+                "status": status_badge(item.status),
+                "is_production": item.status == ModelStatus.PRODUCTION,
+                "created_at": item.created_at,
+                "cells": [metric_cell(read(metrics)) for _, columns in METRIC_GROUPS for _, read in columns],
+                "decision": metrics.decision_action or "–",
+                "decision_reason": metrics.decision_reason,
+            }
+        )
+    return {
+        "groups": [(group, len(columns)) for group, columns in METRIC_GROUPS],
+        "columns": [label for _, columns in METRIC_GROUPS for label, _ in columns],
+        "rows": rows,
+    }
+
+
+def pretty_json(value: Any) -> SafeString:
+    return format_html("<pre style='margin: 0'>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
+
+
+class ModelVersionTransitionInline(admin.TabularInline):
+    model = ModelVersionTransition
+    fk_name = "model_version"
+    verbose_name = "audit record"
+    verbose_name_plural = "audit trail"
+    fields = ("created_at", "kind", "from_status", "to_status", "actor", "user", "reason", "replaced")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersionTransition]:
+        return super().get_queryset(request).select_related("user", "replaced")
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(ModelVersion)
+class ModelVersionAdmin(admin.ModelAdmin):
+    list_display = (
+        "version_label",
+        "status_coloured",
+        "created_at",
+        "ndcg",
+        "mrr",
+        "ctr",
+        "ndcg_minus_bm25",
+        "decision_action",
+        "num_trees",
+        "sha_prefix",
+    )
+    list_display_links = ("version_label",)
+    list_filter = ("status",)
+    ordering = ("-version",)
+    actions = ("promote_selected", "reject_selected")
+    inlines = (ModelVersionTransitionInline,)
+    fieldsets = (
+        (None, {"fields": SUMMARY_FIELDS}),
+        ("Evaluation", {"fields": EVALUATION_FIELDS}),
+        ("Provenance", {"fields": PROVENANCE_FIELDS, "classes": ("collapse",)}),
+        ("Model", {"fields": MODEL_FIELDS}),
+    )
+    readonly_fields = SUMMARY_FIELDS + EVALUATION_FIELDS + PROVENANCE_FIELDS + MODEL_FIELDS
+
+    # -- permissions: read-only here; changes go through the control room's own pages --------
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_operate_permission(self, request: HttpRequest) -> bool:
+        """May promote, roll back and reject (the model's change permission)."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersion]:
+        return super().get_queryset(request).defer("model_text")
+
+    # -- list and detail columns ---------------------------------------------------------------
+    @admin.display(description="version", ordering="version")
+    def version_label(self, obj: ModelVersion) -> str:
+        return f"v{obj.version}"
+
+    @admin.display(description="status", ordering="status")
+    def status_coloured(self, obj: ModelVersion) -> SafeString:
+        return status_badge(obj.status)
+
+    def _metrics(self, obj: ModelVersion) -> KeyMetrics:
+        return report_key_metrics(obj.report, obj.decision)
+
+    @admin.display(description="ndcg@10")
+    def ndcg(self, obj: ModelVersion) -> str:
+        return metric_cell(self._metrics(obj).model.get("ndcg@10"))
+
+    @admin.display(description="MRR")
+    def mrr(self, obj: ModelVersion) -> str:
+        return metric_cell(self._metrics(obj).model.get("mrr"))
+
+    @admin.display(description="CTR@10")
+    def ctr(self, obj: ModelVersion) -> str:
+        return metric_cell(self._metrics(obj).model.get("ctr@10"))
+
+    @admin.display(description="ndcg@10 − bm25")
+    def ndcg_minus_bm25(self, obj: ModelVersion) -> str:
+        metrics = self._metrics(obj)
+        model, bm25 = metrics.model.get("ndcg@10"), metrics.baselines.get("bm25")
+        return "–" if model is None or bm25 is None else f"{model - bm25:+.4f}"
+
+    @admin.display(description="decision")
+    def decision_action(self, obj: ModelVersion) -> SafeString | str:
+        metrics = self._metrics(obj)
+        if not metrics.decision_action:
+            return "–"
+        return format_html('<span title="{}">{}</span>', metrics.decision_reason, metrics.decision_action)
+
+    @admin.display(description="decision")
+    def decision_display(self, obj: ModelVersion) -> str:
+        metrics = self._metrics(obj)
+        if not metrics.decision_action:
+            return "–"
+        return f"{metrics.decision_action}: {metrics.decision_reason}".rstrip(": ")
+
+    @admin.display(description="sha256")
+    def sha_prefix(self, obj: ModelVersion) -> SafeString:
+        return format_html('<code title="{}">{}</code>', obj.model_sha256, obj.model_sha256[:12])
+
+    @admin.display(description="key metrics")
+    def key_metrics(self, obj: ModelVersion) -> SafeString:
+        table = metric_table([obj], admin_site_name=self.admin_site.name)
+        # The template engine escaped every value; mark_safe only keeps the admin from escaping it twice.
+        return mark_safe(render_to_string(f"{TEMPLATES}/includes/metric_table.html", {"table": table}))
+
+    @admin.display(description="full report")
+    def report_display(self, obj: ModelVersion) -> SafeString:
+        return pretty_json(obj.report)
+
+    @admin.display(description="feature contract")
+    def feature_contract_display(self, obj: ModelVersion) -> SafeString:
+        return pretty_json(obj.feature_contract)
+
+    @admin.display(description="hyperparameters")
+    def hyperparameters_display(self, obj: ModelVersion) -> SafeString:
+        return pretty_json(obj.hyperparameters)
+
+    @admin.display(description="windows")
+    def windows_display(self, obj: ModelVersion) -> SafeString:
+        return pretty_json(obj.windows)
+
+    @admin.display(description="counts")
+    def counts_display(self, obj: ModelVersion) -> SafeString:
+        return pretty_json(obj.counts)
+
+    @admin.display(description="feature importance")
+    def feature_importance_display(self, obj: ModelVersion) -> SafeString:
+        return pretty_json(obj.feature_importance)
+
+    @admin.display(description="model text size")
+    def model_size(self, obj: ModelVersion) -> str:
+        return f"{len(obj.model_text.encode()):,} bytes"
+
+    # -- pages ---------------------------------------------------------------------------------
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        return [
+            path(
+                "metric-history/", view(self.metric_history_view), name="ranking_modelversion_metric_history"
+            ),
+            path("rollback/", view(self.rollback_view), name="ranking_modelversion_rollback"),
+            path("<path:object_id>/promote/", view(self.promote_view), name="ranking_modelversion_promote"),
+            *super().get_urls(),
+        ]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        context = {"may_operate": self.has_operate_permission(request), **(extra_context or {})}
+        return super().changelist_view(request, extra_context=context)
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        context = {"may_operate": self.has_operate_permission(request), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def metric_history_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        table = metric_table(model_version_metric_history_get(), admin_site_name=self.admin_site.name)
+        return self._render(request, "metric_history.html", title="Metric history", table=table)
+
+    def promote_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        obj = self.get_object(request, unquote(object_id))
+        if obj is None:
+            self.message_user(request, f"There is no model version with id {object_id}.", messages.WARNING)
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:ranking_modelversion_changelist"))
+        form = ReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                model_version_promote(
+                    version=obj.version,
+                    user=self._operator(request),
+                    actor=self._actor(request),
+                    reason=form.cleaned_data["reason"],
+                )
+            except RegistryError as error:
+                self.message_user(request, str(error), messages.ERROR)
+            else:
+                self.message_user(request, self._promotion_message(obj.version), messages.SUCCESS)
+            return self._redirect_to(obj)
+        production = model_version_production_get()
+        compared = [obj] if production is None or production.pk == obj.pk else [obj, production]
+        return self._render(
+            request,
+            "promote_confirmation.html",
+            title=f"Promote v{obj.version} to production?",
+            original=obj,
+            production=production,
+            form=form,
+            table=metric_table(compared, admin_site_name=self.admin_site.name),
+        )
+
+    def rollback_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_operate_permission(request):
+            raise PermissionDenied
+        form = ReasonForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            try:
+                restored = model_version_rollback(
+                    user=self._operator(request),
+                    actor=self._actor(request),
+                    reason=form.cleaned_data["reason"],
+                )
+            except RegistryError as error:
+                self.message_user(request, str(error), messages.ERROR)
+                return HttpResponseRedirect(
+                    reverse(f"{self.admin_site.name}:ranking_modelversion_changelist")
+                )
+            self.message_user(request, self._promotion_message(restored.version), messages.SUCCESS)
+            return self._redirect_to(restored)
+        production = model_version_production_get()
+        target = model_version_rollback_target_get()
+        compared = [item for item in (production, target) if item is not None]
+        return self._render(
+            request,
+            "rollback_confirmation.html",
+            title="Roll back the production model?",
+            production=production,
+            target=target,
+            form=form,
+            table=metric_table(compared, admin_site_name=self.admin_site.name),
+        )
+
+    # -- actions -------------------------------------------------------------------------------
+    @admin.action(description="Promote the selected version to production…", permissions=["operate"])
+    def promote_selected(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> HttpResponse | None:
+        selected = list(queryset[:2])
+        if len(selected) != 1:
+            self.message_user(request, "Select exactly one version to promote.", messages.WARNING)
+            return None
+        return HttpResponseRedirect(
+            reverse(f"{self.admin_site.name}:ranking_modelversion_promote", args=[selected[0].pk])
+        )
+
+    @admin.action(description="Reject the selected versions…", permissions=["operate"])
+    def reject_selected(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> HttpResponse | None:
+        form = ReasonForm(request.POST if "confirm" in request.POST else None)
+        if form.is_valid():
+            rejected, failures = [], []
+            for model_version in queryset.order_by("version"):
+                try:
+                    model_version_reject(
+                        version=model_version.version,
+                        user=self._operator(request),
+                        actor=self._actor(request),
+                        reason=form.cleaned_data["reason"],
+                    )
+                    rejected.append(f"v{model_version.version}")
+                except RegistryError as error:
+                    failures.append(str(error))
+            if rejected:
+                self.message_user(
+                    request, f"Rejected {len(rejected)} version(s): {', '.join(rejected)}.", messages.SUCCESS
+                )
+            for failure in failures:
+                self.message_user(request, failure, messages.ERROR)
+            return None
+        return self._render(
+            request,
+            "reject_confirmation.html",
+            title="Reject the selected versions?",
+            queryset=queryset.order_by("version"),
+            form=form,
+            action_checkbox_name=helpers.ACTION_CHECKBOX_NAME,
+        )
+
+    # -- helpers -------------------------------------------------------------------------------
+    def _render(self, request: HttpRequest, template: str, **context: Any) -> TemplateResponse:
+        return TemplateResponse(
+            request,
+            f"{TEMPLATES}/{template}",
+            {**self.admin_site.each_context(request), "opts": self.opts, **context},
+        )
+
+    def _redirect_to(self, obj: ModelVersion) -> HttpResponseRedirect:
+        return HttpResponseRedirect(
+            reverse(f"{self.admin_site.name}:ranking_modelversion_change", args=[obj.pk])
+        )
+
+    @staticmethod
+    def _operator(request: HttpRequest) -> User:
+        # admin_view() lets only authenticated staff through, so this is never AnonymousUser.
+        return cast("User", request.user)
+
+    @staticmethod
+    def _actor(request: HttpRequest) -> str:
+        return f"admin:{request.user.get_username()}"
+
+    @staticmethod
+    def _promotion_message(version: int) -> str:
+        promotion = ModelVersionTransition.objects.filter(
+            model_version__version=version, kind="promote"
+        ).last()
+        replaced = f" v{promotion.replaced.version} is archived." if promotion and promotion.replaced else ""
+        return f"v{version} is now in production.{replaced}"
+
+
+@admin.register(ModelVersionTransition)
+class ModelVersionTransitionAdmin(admin.ModelAdmin):
+    """The whole audit trail, newest first; read-only."""
+
+    list_display = (
+        "created_at",
+        "model_version",
+        "kind",
+        "from_status",
+        "to_status",
+        "actor",
+        "reason",
+        "replaced",
+    )
+    list_filter = ("kind", "to_status")
+    search_fields = ("actor", "reason")
+    ordering = ("-created_at", "-id")
+    list_select_related = ("model_version", "replaced")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersionTransition]:
+        return super().get_queryset(request).defer("model_version__model_text", "replaced__model_text")
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
