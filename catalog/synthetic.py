@@ -18,7 +18,7 @@ The model of the shop, in the order the generator applies it:
    candidate pool; the list shown is the pool ordered by BM25 plus Gaussian noise as large
    as the spread of the pool's scores, cut to 10-20 items. A share of lists (5%) is shown
    in random order, as shops do to measure position bias.
-5. **True relevance** (0-3) of a shown product: ``2 * match + 0.4 * quality + 0.4 *
+5. **True relevance** (0-3) of a shown product: ``2 * match + 0.5 * quality + 0.3 *
    price_fit + noise``, rounded, where ``match`` is how well the product meets the query's
    intent (0 for the wrong category) and ``price_fit`` how close its price is to the
    user's level. Quality and price fit together span about one grade: relevance is not
@@ -51,6 +51,14 @@ from catalog.synthetic_vocabulary import (
 )
 
 MAX_CATEGORIES = len(CATEGORIES)
+
+# True relevance: ``2 * match + QUALITY_WEIGHT * quality + PRICE_FIT_WEIGHT * price_fit``
+# plus noise. Quality and price fit (each about N(0, 1)) together have a spread of about
+# 0.6: roughly one grade either way. The rating is ``3.9 + 0.5 * quality`` plus noise.
+QUALITY_WEIGHT = 0.5
+PRICE_FIT_WEIGHT = 0.3
+RELEVANCE_NOISE = 0.25
+RATING_NOISE = 0.4
 
 # Click model by true relevance grade 0..3.
 ATTRACTION = np.array([0.05, 0.14, 0.28, 0.50])
@@ -227,7 +235,7 @@ def catalog_generate(config: SyntheticConfig, rng: np.random.Generator) -> Catal
 
     n = len(fields["title"])
     quality = rng.normal(0.0, 1.0, n)
-    ratings = np.clip(np.round(3.9 + 0.5 * quality + rng.normal(0.0, 0.5, n), 1), 1.0, 5.0)
+    ratings = np.clip(np.round(3.9 + 0.5 * quality + rng.normal(0.0, RATING_NOISE, n), 1), 1.0, 5.0)
     ratings[rng.random(n) < 0.08] = np.nan
     cat_index = np.array(fields["cat"], dtype=np.int64)
     prices = np.array(fields["price"], dtype=float)
@@ -469,7 +477,12 @@ class Generator:
         )
         price_fit = np.clip((0.53 - price_gap) / 0.4, -2.5, 2.5)
         quality = np.clip(catalog.quality[product], -2.5, 2.5)
-        latent = 2.0 * match + 0.4 * quality + 0.4 * price_fit + rng.normal(0.0, 0.3, match.shape)
+        latent = (
+            2.0 * match
+            + QUALITY_WEIGHT * quality
+            + PRICE_FIT_WEIGHT * price_fit
+            + rng.normal(0.0, RELEVANCE_NOISE, match.shape)
+        )
         relevance = np.where(match > 0, np.clip(np.rint(latent), 0, 3), 0).astype(np.int64)
 
         # 5. Clicks and the funnel under a position-based examination model.
