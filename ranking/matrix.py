@@ -1,0 +1,312 @@
+"""The one feature-matrix builder: training, evaluation and ``/api/rank`` all call
+``matrix_build`` on a ``FeatureSnapshot``, so there is no train/serve skew.
+
+Pure Python and numpy (no Django). A snapshot holds everything known at a cut-off:
+catalog attributes and text weights, behavioural feature rows in arrays indexed by
+dicts, user affinities. It is built once (per feature set, per model load); a request
+then costs dictionary look-ups, array gathers and the query's text features against
+each candidate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from catalog import text
+from ranking import contract
+
+FIELDS = ("title", "description", "brand", "category")
+NUM_FIELDS = len(FIELDS)
+PRICE_BANDS = 5
+
+PRODUCT_COLUMNS = [
+    name for name in contract.NAMES if contract.FEATURES[contract.INDEX[name]].group == "product"
+]
+QP_COLUMNS = [
+    name for name in contract.NAMES if contract.FEATURES[contract.INDEX[name]].group == "query_product"
+]
+STATIC_COLUMNS = ["p_log_price", "p_price_rel_category", "p_rating"]
+TEXT_COLUMNS = [
+    "t_bm25_title",
+    "t_bm25_description",
+    "t_bm25_brand",
+    "t_bm25_category",
+    "t_bm25_all",
+    "t_cos_title",
+    "t_cos_description",
+    "t_cos_brand",
+    "t_cos_category",
+    "t_exact_title",
+    "t_coverage",
+    "t_title_coverage",
+    "q_num_terms",
+]
+USER_COLUMNS = ["u_category_lift", "u_price_band_lift", "u_price_gap", "u_engagement"]
+
+_P = [contract.INDEX[name] for name in PRODUCT_COLUMNS]
+_QP = [contract.INDEX[name] for name in QP_COLUMNS]
+_STATIC = [contract.INDEX[name] for name in STATIC_COLUMNS]
+_TEXT = [contract.INDEX[name] for name in TEXT_COLUMNS]
+_USER = [contract.INDEX[name] for name in USER_COLUMNS]
+_STATIC_IN_P = [PRODUCT_COLUMNS.index(name) for name in STATIC_COLUMNS]
+
+
+@dataclass(frozen=True)
+class ProductAttributes:
+    """A product's catalog attributes: from the catalog, or from a request (cold start)."""
+
+    title: str
+    price: float
+    category: str = ""
+    description: str = ""
+    brand: str = ""
+    rating: float | None = None
+
+
+@dataclass(frozen=True)
+class ProductText:
+    """Per term: (bm25 title, description, brand, category, all, tfidf title, description,
+    brand, category), merged into one dict so a query term costs one look-up."""
+
+    terms: dict[str, tuple[float, ...]]
+    title_terms: frozenset[str]
+    title_norm: str
+
+
+@dataclass(frozen=True)
+class QueryText:
+    tokens: tuple[str, ...]
+    counts: tuple[tuple[str, int, tuple[float, ...]], ...]  # term, multiplicity, tfidf per field
+    norm: str
+
+    @property
+    def num_terms(self) -> int:
+        return len(self.counts)
+
+
+@dataclass
+class FeatureSnapshot:
+    """Everything the builder needs, as of one cut-off (``until``)."""
+
+    until: str
+    feature_set_id: int | None
+    field_stats: tuple[text.TextStats, ...]  # title, description, brand, category, all
+    category_median_price: dict[str, float]
+    category_band_edges: dict[str, np.ndarray]
+    category_share: dict[str, float]
+    product_row: dict[str, int]
+    product_values: np.ndarray  # (n + 1, len(PRODUCT_COLUMNS)); the last row holds the defaults
+    product_category: list[str]
+    product_band: np.ndarray
+    product_rel_price: np.ndarray
+    product_text: list[ProductText]
+    qp_row: dict[tuple[str, str], int]
+    qp_values: np.ndarray  # (m + 1, len(QP_COLUMNS)); the last row holds the defaults
+    user_category: dict[tuple[str, str], float]
+    user_band: dict[tuple[str, int], float]
+    user_category_other: dict[str, float]  # a known user's lift for a category they never engaged with
+    user_band_other: dict[str, float]
+    user_price: dict[str, float]
+    user_engagement: dict[str, float]
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def num_products(self) -> int:
+        return len(self.product_category)
+
+
+# ---------------------------------------------------------------------------------------
+# Text
+# ---------------------------------------------------------------------------------------
+
+
+def product_text_build(attrs: ProductAttributes, field_stats: Sequence[text.TextStats]) -> ProductText:
+    fields = (attrs.title, attrs.description, attrs.brand, attrs.category)
+    tokens = [text.tokenize(value) for value in fields]
+    combined = text.tokenize(
+        text.product_document(
+            title=attrs.title, brand=attrs.brand, category=attrs.category, description=attrs.description
+        )
+    )
+    weights = [
+        text.doc_weights(toks, stats) for toks, stats in zip(tokens, field_stats[:NUM_FIELDS], strict=True)
+    ]
+    all_weights = text.doc_weights(combined, field_stats[NUM_FIELDS])
+    merged: dict[str, tuple[float, ...]] = {}
+    for term in all_weights.terms:
+        merged[term] = (
+            *(w.bm25.get(term, 0.0) for w in weights),
+            all_weights.bm25.get(term, 0.0),
+            *(w.tfidf.get(term, 0.0) for w in weights),
+        )
+    return ProductText(
+        terms=merged, title_terms=frozenset(tokens[0]), title_norm=f" {text.normalise(attrs.title)} "
+    )
+
+
+def query_text_build(query_norm: str, field_stats: Sequence[text.TextStats]) -> QueryText:
+    tokens = tuple(text.tokenize(query_norm))
+    vectors = [text.query_tfidf(tokens, stats) for stats in field_stats[:NUM_FIELDS]]
+    multiplicity: dict[str, int] = {}
+    for token in tokens:
+        multiplicity[token] = multiplicity.get(token, 0) + 1
+    counts = tuple(
+        (term, mult, tuple(vec.get(term, 0.0) for vec in vectors)) for term, mult in multiplicity.items()
+    )
+    return QueryText(tokens=tokens, counts=counts, norm=f" {query_norm} " if query_norm else "")
+
+
+def text_features(query: QueryText, product: ProductText) -> tuple[float, ...]:
+    """The 13 text features of one (query, product) pair, in ``TEXT_COLUMNS`` order."""
+    b0 = b1 = b2 = b3 = b4 = c0 = c1 = c2 = c3 = 0.0
+    found = in_title = 0
+    terms = product.terms
+    title_terms = product.title_terms
+    for term, mult, (q0, q1, q2, q3) in query.counts:
+        w = terms.get(term)
+        if w is None:
+            continue
+        found += 1
+        if term in title_terms:
+            in_title += 1
+        b0 += mult * w[0]
+        b1 += mult * w[1]
+        b2 += mult * w[2]
+        b3 += mult * w[3]
+        b4 += mult * w[4]
+        c0 += q0 * w[5]
+        c1 += q1 * w[6]
+        c2 += q2 * w[7]
+        c3 += q3 * w[8]
+    num_terms = len(query.counts)
+    exact = 1.0 if num_terms and query.norm in product.title_norm else 0.0
+    coverage = found / num_terms if num_terms else 0.0
+    title_coverage = in_title / num_terms if num_terms else 0.0
+    return (b0, b1, b2, b3, b4, c0, c1, c2, c3, exact, coverage, title_coverage, float(num_terms))
+
+
+# ---------------------------------------------------------------------------------------
+# The builder
+# ---------------------------------------------------------------------------------------
+
+
+def price_band(snapshot: FeatureSnapshot, category: str, price: float) -> int:
+    edges = snapshot.category_band_edges.get(category)
+    if edges is None:
+        return PRICE_BANDS // 2
+    return int(np.searchsorted(edges, price, side="right"))
+
+
+def cold_product_values(snapshot: FeatureSnapshot, attrs: ProductAttributes) -> tuple[np.ndarray, int, float]:
+    """Product-group values of a product the catalog does not know: behaviour at its defaults
+    (it has no history), attributes from the request. Returns (values, band, rel_price)."""
+    values = snapshot.product_values[-1].copy()
+    median = snapshot.category_median_price.get(attrs.category)
+    rel_price = math.log(attrs.price / median) if median and attrs.price > 0 else 0.0
+    values[_STATIC_IN_P] = (
+        math.log1p(max(attrs.price, 0.0)),
+        rel_price,
+        contract.UNRATED if attrs.rating is None else float(attrs.rating),
+    )
+    return values, price_band(snapshot, attrs.category, attrs.price), rel_price
+
+
+def matrix_build(
+    snapshot: FeatureSnapshot,
+    *,
+    queries: Sequence[str],
+    users: Sequence[str],
+    product_ids: Sequence[str],
+    cold_products: Mapping[str, ProductAttributes] | None = None,
+    text_cache: dict | None = None,
+) -> np.ndarray:
+    """The feature matrix (rows x ``contract.NAMES``) for candidate rows.
+
+    ``queries`` (normalised) and ``users`` are per row, so one call can hold one list or a
+    million. Products the catalog knows use their catalog attributes and features; the
+    others use ``cold_products[id]`` (request attributes, behaviour at its defaults) or,
+    with no attributes either, every default. ``text_cache`` lets a batch reuse the text
+    features of a (query, product) pair seen before; it never changes a value.
+    """
+    n = len(product_ids)
+    matrix = np.empty((n, len(contract.NAMES)), dtype=np.float64)
+    if n == 0:
+        return matrix
+    product_row = snapshot.product_row
+    rows = np.fromiter((product_row.get(pid, -1) for pid in product_ids), dtype=np.int64, count=n)
+
+    # 1. Product behaviour and attributes: a gather (row -1 is the defaults row).
+    product_block = snapshot.product_values[rows]
+    categories: list[str] = [snapshot.product_category[r] if r >= 0 else "" for r in rows.tolist()]
+    bands = np.where(rows >= 0, snapshot.product_band[rows], PRICE_BANDS // 2)
+    rel_price = np.where(rows >= 0, snapshot.product_rel_price[rows], 0.0)
+    cold_text: dict[str, ProductText] = {}
+    if cold_products:
+        for i in np.flatnonzero(rows < 0).tolist():
+            attrs = cold_products.get(product_ids[i])
+            if attrs is None:
+                continue
+            product_block[i], bands[i], rel_price[i] = cold_product_values(snapshot, attrs)
+            categories[i] = attrs.category
+            if product_ids[i] not in cold_text:
+                cold_text[product_ids[i]] = product_text_build(attrs, snapshot.field_stats)
+    matrix[:, _P] = product_block
+
+    # 2. Query x product behaviour: a dict look-up per row, then a gather.
+    qp_row = snapshot.qp_row
+    qp_rows = np.fromiter(
+        (qp_row.get((q, pid), -1) for q, pid in zip(queries, product_ids, strict=True)),
+        dtype=np.int64,
+        count=n,
+    )
+    matrix[:, _QP] = snapshot.qp_values[qp_rows]
+
+    # 3. Text: the query against each candidate's fields (cached per pair within a batch).
+    query_cache: dict[str, QueryText] = {}
+    text_block = np.empty((n, len(TEXT_COLUMNS)), dtype=np.float64)
+    empty_product = ProductText(terms={}, title_terms=frozenset(), title_norm="")
+    product_text = snapshot.product_text
+    for i, (q, pid, r) in enumerate(zip(queries, product_ids, rows.tolist(), strict=True)):
+        key = (q, pid)
+        if text_cache is not None:
+            cached = text_cache.get(key)
+            if cached is not None:
+                text_block[i] = cached
+                continue
+        qtext = query_cache.get(q)
+        if qtext is None:
+            qtext = query_cache[q] = query_text_build(q, snapshot.field_stats)
+        ptext = product_text[r] if r >= 0 else cold_text.get(pid, empty_product)
+        values = text_features(qtext, ptext)
+        text_block[i] = values
+        if text_cache is not None:
+            text_cache[key] = values
+    matrix[:, _TEXT] = text_block
+
+    # 4. User x product: the user's category and price-band affinity, and price gap.
+    # Lifts are always > 0, so ``or`` falls through only for a missing pair.
+    user_category, user_band = snapshot.user_category, snapshot.user_band
+    category_other, band_other = snapshot.user_category_other, snapshot.user_band_other
+    user_price, user_engagement = snapshot.user_price, snapshot.user_engagement
+    bands_list = bands.tolist()
+    matrix[:, _USER[0]] = np.fromiter(
+        (
+            user_category.get((u, c)) or category_other.get(u, 1.0)
+            for u, c in zip(users, categories, strict=True)
+        ),
+        dtype=np.float64,
+        count=n,
+    )
+    matrix[:, _USER[1]] = np.fromiter(
+        (user_band.get((u, b)) or band_other.get(u, 1.0) for u, b in zip(users, bands_list, strict=True)),
+        dtype=np.float64,
+        count=n,
+    )
+    user_mean_price = np.fromiter((user_price.get(u, 0.0) for u in users), dtype=np.float64, count=n)
+    matrix[:, _USER[2]] = np.abs(rel_price - user_mean_price)
+    matrix[:, _USER[3]] = np.fromiter((user_engagement.get(u, 0.0) for u in users), dtype=np.float64, count=n)
+    return matrix
