@@ -280,19 +280,18 @@ def snapshot_build(
         )
         for row in catalog.itertuples(index=False)
     ]
-    field_stats = tuple(
-        text.TextStats.from_documents(text.tokenize(getattr(a, name)) for a in attrs)
-        for name in matrix.FIELDS
-    ) + (
-        text.TextStats.from_documents(
+    documents = [[text.tokenize(getattr(a, name)) for a in attrs] for name in matrix.FIELDS]
+    documents.append(
+        [
             text.tokenize(
                 text.product_document(
                     title=a.title, brand=a.brand, category=a.category, description=a.description
                 )
             )
             for a in attrs
-        ),
+        ]
     )
+    field_stats = tuple(text.TextStats.from_documents(docs) for docs in documents)
     product_text = [matrix.product_text_build(a, field_stats) for a in attrs]
 
     # Product values: defaults, then behaviour where the product has history, then attributes.
