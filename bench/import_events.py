@@ -221,7 +221,7 @@ def _server_version() -> str:
 def _write_report(path: Path, table: list[str], machine: str) -> None:
     text = path.read_text() if path.exists() else ""
     begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-    block = f"{begin}\n{machine}\n\n" + "\n".join(table) + f"\n{end}"
+    block = f"{begin}\n" + "\n".join(table) + f"\n\n{machine}\n{end}"
     if begin in text and end in text:
         text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
     else:

@@ -10,8 +10,11 @@ chunk and do the writing.
 2. ``events_check`` / ``products_check`` validate a chunk with whole-column operations and
    return ``Checked``: the typed rows that passed and an error per bad field.
 
-No row-by-row Python loop runs over a whole chunk: the only per-item work is over distinct
-values (query normalisation) or over the rows already known to be bad (the messages).
+On the hot path (a CSV of events) no row-by-row Python loop runs over a chunk: pandas' C
+parser splits it, checks are whole-column operations, and the only per-item work is over
+distinct values (query normalisation) or the rows already known to be bad (the messages).
+JSON Lines are parsed line by line by orjson, since only that keeps each row's line number
+exact, and product attributes value by value (catalogs are small next to clickstreams).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import warnings
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, cast
 
 import numpy as np
 import orjson
@@ -140,7 +143,7 @@ def read_chunks(
     if not path.is_file():
         raise ImportFileError(f"{path}: no such file")
     with path.open("rb") as raw:
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if path.name.lower().endswith(".gz") else raw
+        stream = cast(IO[bytes], gzip.GzipFile(fileobj=raw) if path.name.lower().endswith(".gz") else raw)
         reader = _csv_chunks if kind == "csv" else _jsonl_chunks
         try:
             for chunk in reader(stream, columns=columns, required=required, chunk_rows=chunk_rows):
@@ -380,14 +383,16 @@ class _Problems:
         rows = np.concatenate([indexes for indexes, _, _ in self._found])
         which = np.concatenate([np.full(len(indexes), k) for k, (indexes, _, _) in enumerate(self._found)])
         order = np.lexsort((which, rows))[: self.limit]
-        return [
-            RowError(
-                line=int(self.lines[rows[k]]),
-                field=self._found[which[k]][1],
-                problem=self._found[which[k]][2](rows[k]),
-            )
-            for k in order
-        ]
+        return sorted(
+            [
+                RowError(
+                    line=int(self.lines[rows[k]]),
+                    field=self._found[which[k]][1],
+                    problem=self._found[which[k]][2](rows[k]),
+                )
+                for k in order
+            ]
+        )
 
 
 def _shown(value: object) -> str:
