@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import io
+from datetime import datetime
+
+import pandas as pd
 from django.db import connection
 from django.db.models import Max, Model
+
+from catalog.models import Event, Product, SearchRequest
 
 
 def row_count_estimate(*, model: type[Model]) -> int:
@@ -21,3 +27,99 @@ def row_count_estimate(*, model: type[Model]) -> int:
             return int(row[0])
     highest = model._default_manager.aggregate(highest=Max("pk"))["highest"]
     return int(highest or 0)
+
+
+EVENT_FRAME_COLUMNS = [
+    "request_id",
+    "event_type",
+    "product_id",
+    "position",
+    "timestamp",
+    "query_norm",
+    "user_id",
+]
+_EVENT_SQL_COLUMNS = [
+    "request_id",
+    "event_type",
+    "product_external_id",
+    "position",
+    "timestamp",
+    "query_norm",
+    "user_id",
+]
+
+
+def events_frame_get(
+    *, since: datetime | None, until: datetime, request_ids_from: str | None = None
+) -> pd.DataFrame:
+    """Events with ``since <= timestamp < until`` as a frame (``EVENT_FRAME_COLUMNS``).
+
+    PostgreSQL streams them with ``COPY (SELECT ...) TO STDOUT``, several times faster than
+    fetching rows; SQLite reads them through pandas. ``request_ids_from`` restricts the
+    events to requests of the impression log with ``randomised`` true (``"randomised"``).
+    """
+    table = Event._meta.db_table
+    where = ["e.timestamp < %s"]
+    params: list = [until]
+    if since is not None:
+        where.insert(0, "e.timestamp >= %s")
+        params.insert(0, since)
+    join = ""
+    if request_ids_from == "randomised":
+        join = f" JOIN {SearchRequest._meta.db_table} r ON r.request_id = e.request_id AND r.randomised"
+    columns = ", ".join(f"e.{name}" for name in _EVENT_SQL_COLUMNS)
+    sql = f"SELECT {columns} FROM {table} e{join} WHERE {' AND '.join(where)}"
+    if connection.vendor == "postgresql":
+        frame = _postgres_frame(sql, params)
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [connection.ops.adapt_datetimefield_value(p) for p in params])
+            frame = pd.DataFrame.from_records(cursor.fetchall(), columns=EVENT_FRAME_COLUMNS)
+    frame.columns = EVENT_FRAME_COLUMNS
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
+    frame["position"] = pd.to_numeric(frame["position"]).fillna(0).astype("int64")
+    for name in ("request_id", "event_type", "product_id", "query_norm", "user_id"):
+        frame[name] = frame[name].fillna("").astype(str)
+    return frame
+
+
+def _postgres_frame(sql: str, params: list) -> pd.DataFrame:
+    buffer = io.BytesIO()
+    with connection.cursor() as cursor:
+        # COPY takes no bind parameters: merge them client-side, safely quoted by psycopg.
+        statement = cursor.cursor.mogrify(sql, params)
+        with cursor.cursor.copy(f"COPY ({statement}) TO STDOUT (FORMAT csv)") as copy:
+            for block in copy:
+                buffer.write(block)
+    buffer.seek(0)
+    if not buffer.getbuffer().nbytes:
+        return pd.DataFrame(columns=EVENT_FRAME_COLUMNS)
+    return pd.read_csv(
+        buffer,
+        header=None,
+        names=EVENT_FRAME_COLUMNS,
+        dtype={"request_id": str, "event_type": str, "product_id": str, "query_norm": str, "user_id": str},
+        keep_default_na=False,
+        na_values={"position": [""]},
+    )
+
+
+CATALOG_FRAME_COLUMNS = ["product_id", "title", "description", "brand", "category", "price", "rating"]
+
+
+def catalog_frame_get() -> pd.DataFrame:
+    """Every product's ranking attributes: price and rating as floats (NaN when unrated)."""
+    rows = Product.objects.values_list(
+        "external_id", "title", "description", "brand", "category", "price", "rating"
+    ).order_by("id")
+    frame = pd.DataFrame.from_records(rows.iterator(chunk_size=10_000), columns=CATALOG_FRAME_COLUMNS)
+    frame["price"] = pd.to_numeric(frame["price"], errors="coerce").astype("float64").fillna(0.0)
+    frame["rating"] = pd.to_numeric(frame["rating"], errors="coerce").astype("float64")
+    for name in ("product_id", "title", "description", "brand", "category"):
+        frame[name] = frame[name].fillna("").astype(str)
+    return frame
+
+
+def event_latest_timestamp_get() -> datetime | None:
+    """The time of the newest event (an index look-up)."""
+    return Event.objects.aggregate(latest=Max("timestamp"))["latest"]

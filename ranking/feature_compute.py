@@ -28,6 +28,38 @@ DEFAULT_RECENCY_DAYS = 365.0
 SHARE_SCALE = 1e5
 
 
+# Columns of the stored tables (``ranking.models.features``), product ids as external ids.
+PRODUCT_TABLE_COLUMNS = [
+    "product_external_id",
+    "impressions",
+    "clicks",
+    "carts",
+    "purchases",
+    "p_impression_share",
+    "p_ctr_lift",
+    "p_atc_lift",
+    "p_purchase_lift",
+    "p_popularity",
+    "p_recency_days",
+    "p_age_days",
+]
+QP_TABLE_COLUMNS = [
+    "query_norm",
+    "product_external_id",
+    "impressions",
+    "clicks",
+    "carts",
+    "purchases",
+    "qp_impressions",
+    "qp_ctr_lift",
+    "qp_atc_lift",
+    "qp_purchase_lift",
+    "qp_avg_position",
+]
+USER_TABLE_COLUMNS = ["user_id", "engagement", "price_mean", "category_other", "band_other"]
+AFFINITY_TABLE_COLUMNS = ["user_id", "kind", "key", "lift"]
+
+
 @dataclass
 class FeatureTables:
     products: pd.DataFrame

@@ -1,4 +1,5 @@
-"""Reads of the model registry shared by serving, the services, the admin and the commands."""
+"""Reads of the model registry and the feature store, shared by serving, the services, the
+admin and the commands."""
 
 from __future__ import annotations
 
@@ -6,10 +7,25 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+from django.db import models
 from django.db.models import QuerySet
 
+from catalog.selectors import catalog_frame_get
+from ranking import feature_compute, matrix
 from ranking.errors import ModelVersionNotFound
-from ranking.models import ModelStatus, ModelVersion, ModelVersionTransition, TransitionKind
+from ranking.models import (
+    FeatureSet,
+    ModelStatus,
+    ModelVersion,
+    ModelVersionTransition,
+    ProductFeatures,
+    QueryFrequency,
+    QueryProductFeatures,
+    TransitionKind,
+    UserAffinity,
+    UserFeatures,
+)
 
 # Columns a listing needs: everything except the model text, which can be megabytes.
 LIST_FIELDS = (
@@ -192,3 +208,59 @@ def _interval(value: Any) -> tuple[float, float] | None:
         if low is not None and high is not None:
             return (low, high)
     return None
+
+
+# ---------------------------------------------------------------------------------------
+# Feature store
+# ---------------------------------------------------------------------------------------
+
+
+def feature_set_latest_get(*, purpose: str | None = None) -> FeatureSet | None:
+    """The newest ready feature set (of ``purpose``, if given)."""
+    sets = FeatureSet.objects.filter(status=FeatureSet.Status.READY)
+    if purpose:
+        sets = sets.filter(purpose=purpose)
+    return sets.order_by("-created_at", "-id").first()
+
+
+def feature_set_latest_id_get(*, purpose: str) -> int | None:
+    """Only the id: serving checks it every couple of seconds."""
+    return (
+        FeatureSet.objects.filter(status=FeatureSet.Status.READY, purpose=purpose)
+        .order_by("-created_at", "-id")
+        .values_list("id", flat=True)
+        .first()
+    )
+
+
+def feature_tables_get(*, feature_set: FeatureSet) -> feature_compute.FeatureTables:
+    """A ready feature set's tables as frames, in the shape ``feature_compute`` produces."""
+
+    def frame(
+        model: type[models.Model], columns: list[str], rename: dict[str, str] | None = None
+    ) -> pd.DataFrame:
+        rows = model._default_manager.filter(feature_set=feature_set).values_list(*columns)
+        return pd.DataFrame.from_records(rows.iterator(chunk_size=20_000), columns=columns).rename(
+            columns=rename or {}
+        )
+
+    product_id = {"product_external_id": "product_id"}
+    return feature_compute.FeatureTables(
+        products=frame(ProductFeatures, feature_compute.PRODUCT_TABLE_COLUMNS, product_id),
+        query_products=frame(QueryProductFeatures, feature_compute.QP_TABLE_COLUMNS, product_id),
+        users=frame(UserFeatures, feature_compute.USER_TABLE_COLUMNS),
+        user_affinities=frame(UserAffinity, feature_compute.AFFINITY_TABLE_COLUMNS),
+        queries=frame(QueryFrequency, ["query_norm", "lists"]),
+        stats=feature_set.stats,
+    )
+
+
+def feature_snapshot_get(*, feature_set: FeatureSet) -> matrix.FeatureSnapshot:
+    """Everything the matrix builder needs for ``feature_set``: its tables and the catalog
+    (attributes, text statistics). Built once per set; seconds for large catalogs."""
+    return feature_compute.snapshot_build(
+        catalog=catalog_frame_get(),
+        tables=feature_tables_get(feature_set=feature_set),
+        until=feature_set.until.isoformat(),
+        feature_set_id=feature_set.pk,
+    )

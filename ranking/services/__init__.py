@@ -1,0 +1,28 @@
+"""Writes of the ranking app, one module per concern: the model registry and the feature store.
+
+Everything is re-exported here, so callers import ``from ranking.services import ...``.
+"""
+
+from ranking.services.features import features_build
+from ranking.services.registry import (
+    REGISTRY_LOCK_KEY,
+    model_version_archive,
+    model_version_promote,
+    model_version_register,
+    model_version_reject,
+    model_version_report_attach,
+    model_version_rollback,
+    model_version_verify,
+)
+
+__all__ = [
+    "REGISTRY_LOCK_KEY",
+    "features_build",
+    "model_version_archive",
+    "model_version_promote",
+    "model_version_register",
+    "model_version_reject",
+    "model_version_report_attach",
+    "model_version_rollback",
+    "model_version_verify",
+]
