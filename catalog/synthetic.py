@@ -314,15 +314,15 @@ def queries_generate(config: SyntheticConfig, catalog: Catalog, rng: np.random.G
 
     queries_text = np.array([row[0] for row in rows], dtype=object)
     pool, pool_bm25 = _candidate_pools(queries_text, catalog, config.pool_size, rng)
-    attribute = [row[2] for row in rows]
-    brand = [row[3] for row in rows]
-    pool_match = _intent_match(pool, categories, attribute, brand, catalog)
+    attributes: list[str | None] = [row[2] for row in rows]
+    brands: list[str | None] = [row[3] for row in rows]
+    pool_match = _intent_match(pool, categories, attributes, brands, catalog)
     spread = pool_bm25.std(axis=1)
     return Queries(
         text=queries_text,
         category=categories,
-        attribute=attribute,
-        brand=brand,
+        attribute=attributes,
+        brand=brands,
         price_shift=np.array([row[4] for row in rows]),
         weight=weight,
         pool=pool,

@@ -16,6 +16,15 @@ def pytest_collection_modifyitems(items):
                 item.add_marker(getattr(pytest.mark, layer))
 
 
+@pytest.fixture(autouse=True)
+def plain_static_files(settings):
+    """The production storage needs ``collectstatic``'s manifest; tests render pages without it."""
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
 @pytest.fixture
 def small_config() -> SyntheticConfig:
     """A shop small enough for a database test to generate in about a second."""
