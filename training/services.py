@@ -526,3 +526,16 @@ def _json_clean(value):
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def pipeline_run_enqueue(*, trigger: str, actor: str, queue: str | None = None) -> None:
+    """Queue one pipeline run for a worker once the current transaction commits (at once
+    outside a transaction). Checks nothing itself: the run's claim in the task is the
+    guard, so a run queued while another is running ends as "already running" without
+    training. ``queue`` routes it to a particular worker's queue (default: the default one)."""
+    from training.tasks import pipeline_run_task  # the task module imports this one
+
+    options = {"queue": queue} if queue else {}
+    transaction.on_commit(
+        lambda: pipeline_run_task.apply_async(kwargs={"trigger": trigger, "actor": actor}, **options)
+    )

@@ -1,0 +1,69 @@
+"""Celery tasks of the training pipeline: thin edges over the services.
+
+Each task takes plain values, calls one service and owns its retry policy. Only transient
+database errors (a restart, a failover, a dropped connection) are retried; a run refused
+because another one is running is an answer, not a failure, so it is never retried: the
+weekly schedule, the admin's "run now" and a redelivered message (the broker hands an
+unacknowledged message to another worker when a long run outlives its visibility timeout)
+all end there without training twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from celery import shared_task
+from django.db import OperationalError
+
+from ranking.services import features_build
+from training.models import PipelineRun
+from training.services import PipelineAlreadyRunning, pipeline_run
+
+logger = logging.getLogger(__name__)
+
+ALREADY_RUNNING = "already running"
+
+# Backoff 60 s, 120 s, 240 s (each with jitter): long enough for PostgreSQL to restart or
+# fail over, short enough that the weekly run still happens the same morning.
+TRANSIENT_RETRY = {
+    "autoretry_for": (OperationalError,),
+    "max_retries": 3,
+    "retry_backoff": 60,
+    "retry_backoff_max": 600,
+    "retry_jitter": True,
+}
+
+
+@shared_task(**TRANSIENT_RETRY)
+def pipeline_run_task(trigger: str = PipelineRun.Trigger.SCHEDULE, actor: str = "") -> dict:
+    """Run the whole pipeline once; returns the run's id, status, model version and decision,
+    or ``{"status": "already running", ...}`` when another run holds the claim."""
+    try:
+        run, _report = pipeline_run(trigger=trigger, actor=actor or f"celery:{trigger}")
+    except PipelineAlreadyRunning as error:
+        logger.info("Pipeline run not started (trigger %s): %s", trigger, error)
+        return {"run": None, "status": ALREADY_RUNNING, "detail": str(error)}
+    version = run.model_version.version if run.model_version else None
+    result = {
+        "run": run.pk,
+        "status": run.status,
+        "version": version,
+        "decision": run.decision.get("action"),
+    }
+    logger.info("Pipeline run %s %s: v%s %s", run.pk, run.status, version, result["decision"])
+    return result
+
+
+@shared_task(**TRANSIENT_RETRY)
+def features_build_task(until_iso: str, purpose: str) -> dict:
+    """Build a feature set from the events before ``until_iso`` (an ISO 8601 time with its offset)."""
+    until = datetime.fromisoformat(until_iso)
+    if until.tzinfo is None:
+        raise ValueError(f"until_iso needs a UTC offset, got {until_iso!r}")
+    feature_set = features_build(until=until, purpose=purpose)
+    return {
+        "feature_set": feature_set.pk,
+        "status": feature_set.status,
+        "until": feature_set.until.isoformat(),
+    }
