@@ -10,8 +10,9 @@ from typing import Any
 
 import pandas as pd
 from django.db import transaction
+from django.utils import timezone
 
-from catalog import importers, loading
+from catalog import importers, loading, text
 from catalog.models import Event, GroundTruth, Product, SearchRequest
 from catalog.progress import Reporter
 from catalog.synthetic import Generator, Summary, SyntheticConfig
@@ -254,3 +255,60 @@ def _product_rows(frame: pd.DataFrame) -> Iterator[dict[str, Any]]:
     for row in frame.to_dict("records"):
         # products_upsert expects None, not NaN, for an unrated product.
         yield {**row, "rating": None if pd.isna(row["rating"]) else row["rating"]}
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    received: int
+    stored: int
+
+    @property
+    def duplicates(self) -> int:
+        return self.received - self.stored
+
+
+def events_ingest(*, events: list[dict[str, Any]]) -> IngestResult:
+    """Store a batch of validated events from ``/api/events``.
+
+    Idempotent by ``event_id`` (a re-sent event is stored once) and all-or-nothing: one
+    transaction for the batch, so the caller answers 2xx only after it committed. Each
+    event is ``{event_id, event_type, product_id, request_id, position, timestamp, query,
+    user_id, session_id}``; a missing query, user or session is taken from the impression
+    log row of its request. An event for a product the catalog does not know is kept.
+    """
+    if not events:
+        return IngestResult(received=0, stored=0)
+    request_ids = {e["request_id"] for e in events if e.get("request_id")}
+    logged = {
+        row[0]: row[1:]
+        for row in SearchRequest.objects.filter(request_id__in=request_ids).values_list(
+            "request_id", "query", "user_id", "session_id"
+        )
+    }
+    now = timezone.now()
+    rows = []
+    for event in events:
+        logged_query, user_id, session_id = logged.get(event.get("request_id") or "", ("", "", ""))
+        query = str(event["query"]) if event.get("query") is not None else logged_query
+        rows.append(
+            {
+                "event_id": str(event["event_id"]),
+                "event_type": event["event_type"],
+                "timestamp": event.get("timestamp") or now,
+                "user_id": event.get("user_id") if event.get("user_id") is not None else user_id,
+                "session_id": event.get("session_id") if event.get("session_id") is not None else session_id,
+                "query": query,
+                "query_norm": text.normalise(query),
+                "product_id": str(event["product_id"]),
+                "position": event.get("position"),
+                "request_id": event.get("request_id") or "",
+                "ingested_at": now,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
+    frame["ingested_at"] = pd.to_datetime(frame["ingested_at"], utc=True)
+    frame["position"] = frame["position"].astype("Int64")
+    with transaction.atomic():
+        stored = loading.events_load(frame)
+    return IngestResult(received=len(events), stored=stored)

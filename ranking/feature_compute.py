@@ -211,6 +211,42 @@ def feature_tables_compute(
     )
 
 
+def counts_rollup(query_product_counts: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-product counts and lists per query from the per (query, product, type) counts, so
+    that one scan of the events serves all three (sums of integers, minima and maxima: the
+    same numbers as aggregating the events directly).
+
+    ``query_product_counts``: query_norm, product_id, event_type, n, position_sum, first,
+    last, lists (events at position 1). Returns ``product_counts`` (product_id, event_type,
+    n, position_sum, first, last) and ``query_lists`` (query_norm, lists: the impressions at
+    position 1, one per list, for every query that has any), both in key order.
+    """
+    counts = query_product_counts
+    products = (
+        counts.groupby(["product_id", "event_type"], sort=True)
+        .agg(
+            n=("n", "sum"),
+            position_sum=("position_sum", "sum"),
+            first=("first", "min"),
+            last=("last", "max"),
+        )
+        .reset_index()
+    )
+    impressions = counts[counts["event_type"] == "impression"]
+    lists = impressions.groupby("query_norm", sort=True)["lists"].sum()
+    query_lists = lists[lists > 0].astype("int64").reset_index()
+    return products, query_lists
+
+
+def _key_order(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """Row positions that put ``frame`` in the order of ``keys`` (unique keys: a total order),
+    by integer codes, much cheaper than sorting the strings."""
+    if frame.empty:
+        return np.arange(0)
+    codes = [pd.factorize(frame[key], sort=True)[0] for key in reversed(keys)]
+    return np.lexsort(codes)
+
+
 def _lift(events: pd.Series, impressions: pd.Series, rate: float, prior: float) -> pd.Series:
     if rate <= 0:
         return pd.Series(1.0, index=events.index)
@@ -223,7 +259,12 @@ def _user_tables(
     """Per user: engagement, smoothed mean relative price, and lifts per category and band."""
     categories = sorted(stats["category_median_price"])
     derived = product_frame_derive(catalog, stats).set_index("product_id")
-    counts = user_product_counts.copy()
+    # The database returns groups in no particular order, and a float sum depends on its
+    # order (``price_weighted`` moved by an ulp between two builds of the same events):
+    # sum in key order so the same events always give the same features.
+    counts = user_product_counts.iloc[
+        _key_order(user_product_counts, ["user_id", "product_id", "event_type"])
+    ]
     counts["weight"] = counts["event_type"].map(ENGAGEMENT_WEIGHTS).fillna(0.0) * counts["n"]
     counts = counts[counts["weight"] > 0].join(
         derived[["category", "band", "rel_price"]], on="product_id", how="inner"
@@ -372,6 +413,7 @@ def snapshot_build(
         product_band=derived["band"].to_numpy(dtype=np.int64),
         product_rel_price=derived["rel_price"].to_numpy(dtype=float),
         product_text=product_text,
+        postings=matrix.postings_build(product_text),
         qp_row=qp_row,
         qp_values=qp_values,
         user_category=dict(

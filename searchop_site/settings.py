@@ -245,3 +245,49 @@ CELERY_BEAT_SCHEDULE = {
         "kwargs": {"trigger": "schedule"},
     },
 }
+
+# ------------------------------------------------------------------------------
+# The API
+# ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "ranking.http.api_exception_handler",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["ranking.http.BoundedJSONParser"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.AllowAny"],
+    "UNAUTHENTICATED_USER": None,
+}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "SearchOp API",
+    "DESCRIPTION": (
+        "Learning-to-rank for shop search. POST /api/rank orders candidates for a query; POST "
+        "/api/events records what users did with the list (send back the request_id)."
+    ),
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SECURITY": [{"ApiKey": []}],
+    "APPEND_COMPONENTS": {
+        "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "Authorization"}}
+    },
+}
+# Machine clients need an API key (djangorestframework-api-key, managed in the admin) unless
+# this is off, as in the embedded demo.
+SEARCHOP_REQUIRE_API_KEY = env.bool("SEARCHOP_REQUIRE_API_KEY", default=True)
+SEARCHOP_API_KEY_CACHE_SECONDS = env.float("SEARCHOP_API_KEY_CACHE_SECONDS", default=5.0)
+SEARCHOP_DEFAULT_REQUESTS_PER_MINUTE = env.int("SEARCHOP_DEFAULT_REQUESTS_PER_MINUTE", default=6000)
+SEARCHOP_MAX_CANDIDATES = env.int("SEARCHOP_MAX_CANDIDATES", default=1000)
+SEARCHOP_MAX_BODY_BYTES = env.int("SEARCHOP_MAX_BODY_BYTES", default=2 * 1024 * 1024)
+# Hot swap: how often a worker checks which model is production (<= 2 s), how long the first
+# request may wait for the first load, how soon a model that failed to load is retried.
+SEARCHOP_MODEL_CHECK_SECONDS = env.float("SEARCHOP_MODEL_CHECK_SECONDS", default=2.0)
+SEARCHOP_INITIAL_LOAD_TIMEOUT_SECONDS = env.float("SEARCHOP_INITIAL_LOAD_TIMEOUT_SECONDS", default=30.0)
+SEARCHOP_MODEL_RETRY_SECONDS = env.float("SEARCHOP_MODEL_RETRY_SECONDS", default=60.0)
+SEARCHOP_COMPILED_INFERENCE = env.bool("SEARCHOP_COMPILED_INFERENCE", default=True)
+# The impression log: "thread" (batched in the background), "sync" (in the request) or "off".
+SEARCHOP_IMPRESSION_LOG = env.str("SEARCHOP_IMPRESSION_LOG", default="thread")
+SEARCHOP_IMPRESSION_LOG_FLUSH_SECONDS = env.float("SEARCHOP_IMPRESSION_LOG_FLUSH_SECONDS", default=0.25)
+SEARCHOP_IMPRESSION_LOG_MAX_QUEUE = env.int("SEARCHOP_IMPRESSION_LOG_MAX_QUEUE", default=10_000)
+# The benchmark's floor endpoint (POST /api/bench/floor): off unless a benchmark turns it on.
+SEARCHOP_BENCH_FLOOR = env.bool("SEARCHOP_BENCH_FLOOR", default=False)

@@ -1,6 +1,17 @@
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from ranking import api
 
 urlpatterns = [
+    path("api/rank", api.RankView.as_view(), name="rank"),
+    path("api/events", api.EventsView.as_view(), name="events"),
+    path("api/bench/floor", api.FloorView.as_view(), name="bench-floor"),
+    path("health", api.HealthView.as_view(), name="health"),
+    path("ready", api.ReadyView.as_view(), name="ready"),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    path("", include("django_prometheus.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -131,7 +131,6 @@ def _matrix(snapshot: FeatureSnapshot, lists: pd.DataFrame) -> np.ndarray:
         queries=lists["query_norm"].tolist(),
         users=lists["user_id"].tolist(),
         product_ids=lists["product_id"].tolist(),
-        text_cache={},
     )
 
 

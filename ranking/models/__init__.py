@@ -1,6 +1,7 @@
 """The ranking app's tables, one module per concern. Every module is imported here so that
 Django (and ``from ranking.models import ...``) sees all of them."""
 
+from ranking.models.access import ApiClient
 from ranking.models.features import (
     FeatureSet,
     ProductFeatures,
@@ -12,6 +13,7 @@ from ranking.models.features import (
 from ranking.models.registry import ModelStatus, ModelVersion, ModelVersionTransition, TransitionKind
 
 __all__ = [
+    "ApiClient",
     "FeatureSet",
     "ModelStatus",
     "ModelVersion",

@@ -1,0 +1,152 @@
+"""Access to the machine API: an API key per client, and a per-key rate limit.
+
+Keys are djangorestframework-api-key's (hashed with SHA-512, revocable in the admin), sent
+as ``Authorization: Api-Key <key>``. Verifying one costs a database query, so a verified
+key is remembered by each worker for ``SEARCHOP_API_KEY_CACHE_SECONDS`` (default 5 s): a
+revocation takes effect within that time. With ``SEARCHOP_REQUIRE_API_KEY`` off (the
+embedded demo) no key is needed and nothing is throttled.
+
+The rate limit is a fixed one-minute window per key, counted in Redis (one pipelined
+INCR + EXPIRE), so it holds across every worker; without Redis it is counted per worker.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from rest_framework import permissions, throttling
+from rest_framework_api_key.permissions import KeyParser
+
+from ranking.models import ApiClient
+
+_KEY_PARSER = KeyParser()
+
+
+@dataclass(frozen=True)
+class VerifiedClient:
+    id: int
+    requests_per_minute: int
+    checked_at: float
+
+
+class _KeyCache:
+    def __init__(self, size: int = 1024):
+        self._entries: dict[str, VerifiedClient | None] = {}
+        self._times: dict[str, float] = {}
+        self._size = size
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> tuple[bool, VerifiedClient | None]:
+        checked = self._times.get(key)
+        if checked is None or time.monotonic() - checked > settings.SEARCHOP_API_KEY_CACHE_SECONDS:
+            return False, None
+        return True, self._entries.get(key)
+
+    def put(self, key: str, client: VerifiedClient | None) -> None:
+        with self._lock:
+            if len(self._entries) >= self._size:
+                self._entries.clear()
+                self._times.clear()
+            self._entries[key] = client
+            self._times[key] = time.monotonic()
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._times.clear()
+
+
+KEY_CACHE = _KeyCache()
+
+
+def api_client_verify(key: str) -> VerifiedClient | None:
+    """The client a key belongs to if it is valid (not revoked, not expired), else None."""
+    hit, client = KEY_CACHE.get(key)
+    if hit:
+        return client
+    client = None
+    try:
+        found = ApiClient.objects.get_from_key(key)
+    except (ApiClient.DoesNotExist, ValidationError, ValueError):
+        found = None
+    if found is not None and not found.revoked and not found.has_expired:
+        client = VerifiedClient(
+            id=found.pk,
+            requests_per_minute=found.requests_per_minute or settings.SEARCHOP_DEFAULT_REQUESTS_PER_MINUTE,
+            checked_at=time.time(),
+        )
+    KEY_CACHE.put(key, client)
+    return client
+
+
+class ApiKeyRequired(permissions.BasePermission):
+    message = "a valid API key is required: send the header 'Authorization: Api-Key <key>'"
+
+    def has_permission(self, request, view) -> bool:
+        if not settings.SEARCHOP_REQUIRE_API_KEY:
+            return True
+        key = _KEY_PARSER.get(request)
+        if not key:
+            return False
+        client = api_client_verify(key)
+        request.api_client = client
+        return client is not None
+
+
+class _LocalWindows:
+    def __init__(self) -> None:
+        self.counts: dict[tuple[int, int], int] = {}
+        self.lock = threading.Lock()
+
+    def incr(self, client_id: int, window: int) -> int:
+        with self.lock:
+            if len(self.counts) > 10_000:
+                self.counts = {k: v for k, v in self.counts.items() if k[1] >= window}
+            key = (client_id, window)
+            self.counts[key] = self.counts.get(key, 0) + 1
+            return self.counts[key]
+
+
+_LOCAL = _LocalWindows()
+_REDIS = None
+
+
+def _redis():
+    global _REDIS
+    if _REDIS is None and settings.REDIS_URL:
+        import redis
+
+        _REDIS = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
+    return _REDIS
+
+
+class ApiKeyRateThrottle(throttling.BaseThrottle):
+    """At most ``requests_per_minute`` per key in each clock minute; a 429 says when to retry."""
+
+    def allow_request(self, request, view) -> bool:
+        client: VerifiedClient | None = getattr(request, "api_client", None)
+        if client is None:
+            return True
+        now = time.time()
+        window = int(now // 60)
+        self._wait = 60 - (now % 60)
+        client_redis = _redis()
+        if client_redis is not None:
+            try:
+                key = f"searchop:throttle:{client.id}:{window}"
+                with client_redis.pipeline(transaction=False) as pipe:
+                    pipe.incr(key)
+                    pipe.expire(key, 61, nx=True)
+                    count = int(pipe.execute()[0])
+            except Exception:  # Redis down: throttle per worker rather than fail the request
+                count = _LOCAL.incr(client.id, window)
+        else:
+            count = _LOCAL.incr(client.id, window)
+        return count <= client.requests_per_minute
+
+    def wait(self) -> float | None:
+        return getattr(self, "_wait", None)

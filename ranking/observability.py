@@ -1,0 +1,61 @@
+"""SearchOp's own Prometheus metrics, beside django-prometheus's.
+
+Correct across several gunicorn workers: ``searchop_site/gunicorn.conf.py`` sets
+``PROMETHEUS_MULTIPROC_DIR`` before anything imports ``prometheus_client``, empties it at
+start and marks dead workers; gauges declare how their per-process values combine.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
+STEP_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05)
+
+RANK_LATENCY = Histogram(
+    "searchop_rank_latency_seconds",
+    "Time to serve POST /api/rank inside the view (validation to response), by model version.",
+    ["model_version"],
+    buckets=LATENCY_BUCKETS,
+)
+RANK_STEP_LATENCY = Histogram(
+    "searchop_rank_step_seconds",
+    "Time of each step of the rank pipeline.",
+    ["step"],
+    buckets=STEP_BUCKETS,
+)
+RANK_CANDIDATES = Histogram(
+    "searchop_rank_candidates",
+    "Candidates per rank request.",
+    buckets=(0, 1, 10, 25, 50, 100, 200, 500, 1000),
+)
+RANK_FALLBACKS = Counter(
+    "searchop_rank_fallbacks_total", "Rank requests answered with the BM25 fallback, by reason.", ["reason"]
+)
+RANK_REJECTED = Counter(
+    "searchop_rank_rejected_total", "Rank requests refused as invalid, by status.", ["status"]
+)
+EVENTS_INGESTED = Counter(
+    "searchop_events_ingested_total",
+    "Events accepted by POST /api/events (committed), by type; re-sent ones are also counted below.",
+    ["event_type"],
+)
+EVENTS_DUPLICATE = Counter("searchop_events_duplicate_total", "Re-sent events skipped (already stored).")
+MODEL_LOAD_FAILURES = Counter(
+    "searchop_model_load_failures_total",
+    "Production models that failed to verify or load.",
+    ["model_version"],
+)
+MODEL_LOADS = Counter("searchop_model_loads_total", "Serving states loaded (model and features).", ["kind"])
+MODEL_VERSION_SERVED = Gauge(
+    "searchop_model_version_served",
+    "The model version each worker serves (0: BM25 fallback).",
+    multiprocess_mode="liveall",
+)
+IMPRESSION_LOG_WRITTEN = Counter("searchop_impression_log_written_total", "Impression-log rows written.")
+IMPRESSION_LOG_DROPPED = Counter(
+    "searchop_impression_log_dropped_total", "Impression-log rows dropped because the queue was full."
+)
+IMPRESSION_LOG_QUEUE = Gauge(
+    "searchop_impression_log_queue", "Impression-log rows waiting to be written.", multiprocess_mode="livesum"
+)

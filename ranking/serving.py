@@ -1,0 +1,303 @@
+"""What a web worker serves: the production model and the serving feature snapshot.
+
+``serving_state_get()`` is called once per request and returns an immutable
+``ServingState``; the request uses it from start to end, so one request is served wholly
+by one version. Every ``SEARCHOP_MODEL_CHECK_SECONDS`` (<= 2 s) a request checks, with one
+cheap query, whether the production version or the serving feature set changed; if so a
+background thread builds the new state (load, verify, snapshot, compile) while the old one
+keeps serving, then swaps it in with a single assignment. After a promote or a rollback
+every worker therefore switches within a few seconds, without a restart.
+
+Scoring uses compiled tree inference (lleaves: LLVM-compiled trees, identical scores,
+several times faster than LightGBM's ``predict`` on 100 rows) once it is compiled; until
+then, and for ``explain``, LightGBM itself. Compiled models are cached on disk by the
+model's sha256, so other workers and restarts reuse them.
+
+With no production model, or one that fails to verify or load, the state is the BM25
+fallback: requests still get 200, ``fallback: true`` and the reason is counted.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import lightgbm as lgb
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import close_old_connections, connections
+
+from catalog.selectors import catalog_frame_get
+from ranking import contract, feature_compute, observability
+from ranking.errors import RegistryError
+from ranking.matrix import FeatureSnapshot
+from ranking.models import FeatureSet, ModelStatus, ModelVersion
+from ranking.selectors import feature_set_latest_get, feature_snapshot_get
+
+logger = logging.getLogger(__name__)
+
+Predictor = Callable[[np.ndarray], np.ndarray]
+
+
+@dataclass(frozen=True)
+class ServingState:
+    """One model (or the fallback) with the feature snapshot it scores with."""
+
+    model_version: int | None
+    model_sha256: str | None
+    booster: lgb.Booster | None
+    predictor: Predictor | None
+    compiled: bool
+    snapshot: FeatureSnapshot
+    feature_set_id: int | None
+    fallback_reason: str | None
+    loaded_at: float = field(default_factory=time.time)
+
+    @property
+    def fallback(self) -> bool:
+        return self.predictor is None
+
+    @property
+    def key(self) -> tuple:
+        return (self.model_version, self.model_sha256, self.feature_set_id)
+
+
+def _empty_tables() -> feature_compute.FeatureTables:
+    return feature_compute.FeatureTables(
+        products=pd.DataFrame(columns=["product_id", "impressions"]),
+        query_products=pd.DataFrame(
+            columns=["query_norm", "product_id", *feature_compute.QP_TABLE_COLUMNS[2:]]
+        ),
+        users=pd.DataFrame(columns=feature_compute.USER_TABLE_COLUMNS),
+        user_affinities=pd.DataFrame(columns=feature_compute.AFFINITY_TABLE_COLUMNS),
+        queries=pd.DataFrame(columns=["query_norm", "lists"]),
+        stats={},
+    )
+
+
+def snapshot_without_history() -> FeatureSnapshot:
+    """The catalog alone (text, prices, ratings) with every behavioural feature at its
+    default: what the fallback scores with before any feature set was built."""
+    catalog = catalog_frame_get()
+    tables = _empty_tables()
+    tables.stats = feature_compute.catalog_stats_compute(catalog)
+    return feature_compute.snapshot_build(catalog=catalog, tables=tables, until="")
+
+
+def _model_file(sha256: str, text: str) -> Path:
+    directory = Path(settings.SEARCHOP_VAR_DIR) / "models"
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{sha256}.txt"
+    if not path.exists():
+        temporary = path.with_suffix(f".{threading.get_ident()}.tmp")
+        temporary.write_text(text)
+        temporary.replace(path)
+    return path
+
+
+def compiled_predictor(sha256: str, model_text: str) -> Predictor:
+    """lleaves-compiled trees for this model, from the on-disk cache or compiled now (under a
+    file lock, so two workers never compile the same model twice at once)."""
+    import lleaves  # imported here: LLVM is only needed where compilation is enabled
+
+    model_path = _model_file(sha256, model_text)
+    cache = model_path.with_suffix(".so")
+    with open(model_path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        compiled = lleaves.Model(model_file=str(model_path))
+        compiled.compile(cache=str(cache))
+    return lambda features: compiled.predict(features, n_jobs=1)
+
+
+class ServingCache:
+    """The per-process holder of the current state and its background loader."""
+
+    def __init__(self) -> None:
+        self._state: ServingState | None = None
+        self._lock = threading.Lock()
+        self._loading: tuple | None = None
+        self._ready = threading.Event()
+        self._last_check = 0.0
+        self._failed: dict[tuple, float] = {}
+
+    # -- the request path ------------------------------------------------------------
+    def get(self) -> ServingState:
+        state = self._state
+        now = time.monotonic()
+        if state is None:
+            self._start_load(self._wanted_key())
+            self._ready.wait(settings.SEARCHOP_INITIAL_LOAD_TIMEOUT_SECONDS)
+            state = self._state
+            if state is None:
+                raise ServingUnavailable("the ranking model is still loading")
+            return state
+        if now - self._last_check >= settings.SEARCHOP_MODEL_CHECK_SECONDS:
+            self._last_check = now
+            wanted = self._wanted_key()
+            if wanted != state.key and wanted != self._loading and self._may_retry(wanted, now):
+                self._start_load(wanted)
+        return state
+
+    def peek(self) -> ServingState | None:
+        return self._state
+
+    def warm(self) -> None:
+        """Start loading in the background (worker start, readiness probe) without waiting."""
+        if self._state is None:
+            self._start_load(self._wanted_key())
+
+    def _wanted_key(self) -> tuple:
+        """(version, sha, serving feature set id) that should be served: two indexed reads."""
+        production = (
+            ModelVersion.objects.filter(status=ModelStatus.PRODUCTION)
+            .values_list("version", "model_sha256")
+            .first()
+        )
+        feature_set_id = (
+            FeatureSet.objects.filter(status=FeatureSet.Status.READY, purpose=FeatureSet.Purpose.SERVING)
+            .order_by("-created_at", "-id")
+            .values_list("id", flat=True)
+            .first()
+        )
+        version, sha = production if production else (None, None)
+        return (version, sha, feature_set_id)
+
+    def _may_retry(self, key: tuple, now: float) -> bool:
+        failed_at = self._failed.get(key)
+        return failed_at is None or now - failed_at > settings.SEARCHOP_MODEL_RETRY_SECONDS
+
+    # -- loading, off the request path ------------------------------------------------
+    def _start_load(self, key: tuple) -> None:
+        with self._lock:
+            if self._loading is not None:
+                return
+            self._loading = key
+        thread = threading.Thread(target=self._load, args=(key,), name="searchop-model-loader", daemon=True)
+        thread.start()
+
+    def _load(self, key: tuple) -> None:
+        try:
+            state = state_build(key)
+            self._swap(state)
+            if state.predictor is not None and not state.compiled and settings.SEARCHOP_COMPILED_INFERENCE:
+                self._compile(state)
+        except Exception:  # a broken load must never take the worker down
+            logger.exception("serving state load failed for %s", key)
+            self._failed[key] = time.monotonic()
+        finally:
+            with self._lock:
+                self._loading = None
+            self._ready.set()
+            close_old_connections()
+            connections.close_all()
+
+    def _compile(self, state: ServingState) -> None:
+        if state.booster is None or state.model_sha256 is None:
+            return
+        try:
+            predictor = compiled_predictor(state.model_sha256, state.booster.model_to_string())
+        except Exception:
+            logger.exception("compiling v%s failed; LightGBM keeps serving it", state.model_version)
+            return
+        current = self._state
+        if current is not None and current.key == state.key:
+            self._swap(
+                ServingState(
+                    model_version=state.model_version,
+                    model_sha256=state.model_sha256,
+                    booster=state.booster,
+                    predictor=predictor,
+                    compiled=True,
+                    snapshot=state.snapshot,
+                    feature_set_id=state.feature_set_id,
+                    fallback_reason=None,
+                )
+            )
+
+    def _swap(self, state: ServingState) -> None:
+        self._state = state
+        observability.MODEL_VERSION_SERVED.set(state.model_version or 0)
+        observability.MODEL_LOADS.labels(kind="model" if state.predictor else "fallback").inc()
+        logger.info(
+            "serving %s with feature set %s%s",
+            f"v{state.model_version}" if state.predictor else "the BM25 fallback",
+            state.feature_set_id,
+            " (compiled)" if state.compiled else "",
+        )
+
+
+class ServingUnavailable(Exception):
+    pass
+
+
+def state_build(key: tuple) -> ServingState:
+    """Load what ``key`` names: the snapshot of the serving feature set (or the catalog
+    alone), then the production model, verified. A model that fails gives the fallback."""
+    version, sha, feature_set_id = key
+    feature_set = feature_set_latest_get(purpose=FeatureSet.Purpose.SERVING) if feature_set_id else None
+    if feature_set is not None and feature_set.pk == feature_set_id:
+        snapshot = feature_snapshot_get(feature_set=feature_set)
+    else:
+        snapshot, feature_set_id = snapshot_without_history(), None
+    if version is None:
+        return _fallback(snapshot, feature_set_id, "no production model")
+    try:
+        booster = _production_booster(version=version, sha=sha)
+    except (RegistryError, ValueError, lgb.basic.LightGBMError) as error:
+        observability.MODEL_LOAD_FAILURES.labels(model_version=str(version)).inc()
+        logger.error("production model v%s cannot serve: %s", version, error)
+        return _fallback(snapshot, feature_set_id, f"model v{version} failed to load: {error}")
+    return ServingState(
+        model_version=version,
+        model_sha256=sha,
+        booster=booster,
+        predictor=lambda features: booster.predict(features, num_threads=1),
+        compiled=False,
+        snapshot=snapshot,
+        feature_set_id=feature_set_id,
+        fallback_reason=None,
+    )
+
+
+def _production_booster(*, version: int, sha: str) -> lgb.Booster:
+    """The model text, checked against its sha256 and trial-loaded in a child process (LightGBM
+    aborts the whole process on some corrupted model texts) before it is loaded here."""
+    from ranking.services import model_version_verify
+
+    row = ModelVersion.objects.filter(version=version).values_list("model_text", "feature_contract").first()
+    if row is None:
+        raise ValueError("the version disappeared")
+    text, saved_contract = row
+    if hashlib.sha256(text.encode()).hexdigest() != sha:
+        raise ValueError("model text does not match its sha256")
+    if not contract.contract_matches(saved_contract):
+        raise ValueError("trained with another feature contract than this code builds")
+    model_version_verify(version=version)
+    return lgb.Booster(model_str=text)
+
+
+def _fallback(snapshot: FeatureSnapshot, feature_set_id: int | None, reason: str) -> ServingState:
+    return ServingState(
+        model_version=None,
+        model_sha256=None,
+        booster=None,
+        predictor=None,
+        compiled=False,
+        snapshot=snapshot,
+        feature_set_id=feature_set_id,
+        fallback_reason=reason,
+    )
+
+
+SERVING = ServingCache()
+
+
+def serving_state_get() -> ServingState:
+    return SERVING.get()
