@@ -1,0 +1,305 @@
+"""The pipeline in the admin: every run with its steps, windows, counts and outcome, and a
+"Run the pipeline now" page.
+
+Runs are read-only: they are written by the pipeline service alone. "Run now" queues the
+same task the weekly schedule runs (``pipeline_run_enqueue``) and needs the
+``training.add_pipelinerun`` permission. It looks for a running run first only to give a
+helpful answer; the real guard is the database constraint the task's claim meets, so two
+clicks, two admins or a click during the scheduled run still start one run.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.loader import render_to_string
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
+from django_celery_beat.models import PeriodicTask
+from kombu.exceptions import OperationalError as BrokerUnreachable
+
+from ranking.errors import RegistryError
+from training.models import PipelineRun
+from training.services import PipelineError, pipeline_run_enqueue
+from training.tasks import pipeline_run_task
+
+STATUS_COLOURS: dict[str, str] = {
+    PipelineRun.Status.RUNNING: "#1565c0",
+    PipelineRun.Status.SUCCEEDED: "#2e7d32",
+    PipelineRun.Status.FAILED: "#c62828",
+}
+TEMPLATES = "admin/training/pipelinerun"
+SCHEDULE_NAME = "weekly-pipeline"  # the PeriodicTask seeded by training/migrations/0002
+
+SUMMARY_FIELDS = (
+    "status_coloured",
+    "trigger",
+    "actor",
+    "started_at",
+    "finished_at",
+    "duration",
+    "model_version_link",
+    "decision_display",
+)
+DATA_FIELDS = ("windows_table", "counts_table")
+# PostgreSQL's jsonb keeps no key order; the windows are shown in time order.
+WINDOW_ORDER = ("features_until", "train", "validation", "eval_features_until", "eval")
+
+
+def duration_text(seconds: float | None) -> str:
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds:.1f} s"
+    minutes, seconds = divmod(round(seconds), 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def value_text(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return f"{value:,}"
+    if isinstance(value, float):
+        return f"{value:,.4g}"
+    return str(value)
+
+
+def running_run_get() -> PipelineRun | None:
+    """The run holding the claim, unless it is older than the timeout: the next claim closes
+    such a run as abandoned (a killed worker), so it does not block "run now"."""
+    stale = timezone.now() - timedelta(hours=settings.SEARCHOP_PIPELINE_TIMEOUT_HOURS)
+    return PipelineRun.objects.filter(status=PipelineRun.Status.RUNNING, started_at__gte=stale).first()
+
+
+@admin.register(PipelineRun)
+class PipelineRunAdmin(admin.ModelAdmin):
+    list_display = (
+        "run_label",
+        "started_at",
+        "trigger",
+        "actor",
+        "status_coloured",
+        "duration",
+        "model_version_link",
+        "decision_action",
+    )
+    list_display_links = ("run_label",)
+    list_filter = ("status", "trigger")
+    list_select_related = ("model_version",)
+    ordering = ("-started_at", "-id")
+
+    # -- permissions: runs are written by the pipeline only -------------------------------------
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_run_permission(self, request: HttpRequest) -> bool:
+        """May start a run now (the model's add permission: a run is a new row)."""
+        opts = self.opts
+        return request.user.has_perm(f"{opts.app_label}.add_{opts.model_name}")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[PipelineRun]:
+        return (
+            super()
+            .get_queryset(request)
+            .defer("model_version__model_text", "model_version__report", "model_version__feature_importance")
+        )
+
+    def get_fieldsets(self, request: HttpRequest, obj: PipelineRun | None = None) -> list:
+        fieldsets: list = [
+            (None, {"fields": SUMMARY_FIELDS}),
+            ("Steps", {"fields": ("steps_table",)}),
+            ("Windows and counts", {"fields": DATA_FIELDS}),
+        ]
+        if obj is not None and obj.error:
+            fieldsets.insert(1, ("Error", {"fields": ("error_display",)}))
+        return fieldsets
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PipelineRun | None = None) -> tuple:
+        return (*SUMMARY_FIELDS, "steps_table", *DATA_FIELDS, "error_display")
+
+    # -- list and detail columns -------------------------------------------------------------------
+    @admin.display(description="run", ordering="id")
+    def run_label(self, obj: PipelineRun) -> str:
+        return f"run {obj.pk}"
+
+    @admin.display(description="status", ordering="status")
+    def status_coloured(self, obj: PipelineRun) -> SafeString:
+        return format_html(
+            '<strong style="color: {}">{}</strong>', STATUS_COLOURS.get(obj.status), obj.status
+        )
+
+    @admin.display(description="duration")
+    def duration(self, obj: PipelineRun) -> str:
+        if obj.status == PipelineRun.Status.RUNNING:
+            return f"running for {duration_text((timezone.now() - obj.started_at).total_seconds())}"
+        return duration_text(obj.seconds)
+
+    @admin.display(description="model version", ordering="model_version__version")
+    def model_version_link(self, obj: PipelineRun) -> SafeString | str:
+        if obj.model_version is None:
+            return "–"
+        url = reverse(f"{self.admin_site.name}:ranking_modelversion_change", args=[obj.model_version.pk])
+        return format_html(
+            '<a href="{}">v{}</a> ({})', url, obj.model_version.version, obj.model_version.status
+        )
+
+    @admin.display(description="decision")
+    def decision_action(self, obj: PipelineRun) -> SafeString | str:
+        if not obj.decision.get("action"):
+            return "–"
+        return format_html(
+            '<span title="{}">{}</span>', obj.decision.get("reason", ""), obj.decision["action"]
+        )
+
+    @admin.display(description="decision")
+    def decision_display(self, obj: PipelineRun) -> str:
+        if not obj.decision.get("action"):
+            return "–"
+        return f"{obj.decision['action']}: {obj.decision.get('reason', '')}".rstrip(": ")
+
+    @admin.display(description="steps")
+    def steps_table(self, obj: PipelineRun) -> SafeString:
+        rows = [
+            {
+                "number": number,
+                "step": step.get("step", ""),
+                "seconds": step.get("seconds"),
+                "info": [(key, value_text(value)) for key, value in (step.get("info") or {}).items()],
+            }
+            for number, step in enumerate(obj.steps, start=1)
+        ]
+        total = sum(row["seconds"] or 0 for row in rows)
+        context = {"rows": rows, "total": total, "run": obj}
+        # The template engine escaped every value; mark_safe keeps the admin from escaping twice.
+        return mark_safe(render_to_string(f"{TEMPLATES}/includes/steps_table.html", context))
+
+    @admin.display(description="time windows")
+    def windows_table(self, obj: PipelineRun) -> SafeString:
+        rows = []
+        order = {name: index for index, name in enumerate(WINDOW_ORDER)}
+        for name, value in sorted(obj.windows.items(), key=lambda item: order.get(item[0], len(order))):
+            start, end = value if isinstance(value, list) else ("", value)
+            rows.append({"name": name.replace("_", " "), "start": start, "end": end})
+        return mark_safe(render_to_string(f"{TEMPLATES}/includes/windows_table.html", {"rows": rows}))
+
+    @admin.display(description="counts")
+    def counts_table(self, obj: PipelineRun) -> SafeString:
+        rows = [
+            {"name": name.replace("_", " "), "value": value_text(v)} for name, v in sorted(obj.counts.items())
+        ]
+        return mark_safe(render_to_string(f"{TEMPLATES}/includes/counts_table.html", {"rows": rows}))
+
+    @admin.display(description="error")
+    def error_display(self, obj: PipelineRun) -> SafeString:
+        return format_html("<pre style='margin: 0; white-space: pre-wrap'>{}</pre>", obj.error or "–")
+
+    # -- pages -------------------------------------------------------------------------------------
+    def get_urls(self) -> list:
+        view = self.admin_site.admin_view
+        return [path("run/", view(self.run_view), name="training_pipelinerun_run"), *super().get_urls()]
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        return super().changelist_view(
+            request, extra_context={**self._tools(request), **(extra_context or {})}
+        )
+
+    def change_view(
+        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
+    ) -> HttpResponse:
+        context = {**self._tools(request), **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra_context=context)
+
+    def run_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_run_permission(request):
+            raise PermissionDenied
+        running = running_run_get()
+        if request.method == "POST":
+            self._run_now(request, running)
+            return HttpResponseRedirect(reverse(f"{self.admin_site.name}:training_pipelinerun_changelist"))
+        return TemplateResponse(
+            request,
+            f"{TEMPLATES}/run_confirmation.html",
+            {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": "Run the pipeline now?",
+                "running": running,
+                "last": PipelineRun.objects.exclude(status=PipelineRun.Status.RUNNING).first(),
+                "in_process": self._in_process(),
+                **self._tools(request),
+            },
+        )
+
+    # -- helpers -----------------------------------------------------------------------------------
+    def _run_now(self, request: HttpRequest, running: PipelineRun | None) -> None:
+        if running is not None:
+            self.message_user(
+                request,
+                f"A pipeline run is already running (run {running.pk}, started "
+                f"{running.started_at:%Y-%m-%d %H:%M} UTC by {running.actor or running.trigger}). "
+                "Nothing was queued.",
+                messages.WARNING,
+            )
+            return
+        in_process = self._in_process()
+        try:
+            pipeline_run_enqueue(
+                trigger=PipelineRun.Trigger.ADMIN, actor=f"admin:{request.user.get_username()}"
+            )
+        except BrokerUnreachable as error:
+            self.message_user(
+                request, f"Could not queue the run: the task queue is unreachable ({error}).", messages.ERROR
+            )
+        except (PipelineError, RegistryError) as error:
+            # Only in-process: a worker's failure is recorded on its run, not raised here.
+            self.message_user(request, f"The pipeline run failed: {error}", messages.ERROR)
+        else:
+            if in_process:
+                self.message_user(
+                    request,
+                    "The pipeline ran in this web process (no task queue is configured); its run is listed below.",
+                    messages.SUCCESS,
+                )
+            else:
+                self.message_user(
+                    request,
+                    "A pipeline run was queued. It appears below as running when a worker starts it.",
+                    messages.SUCCESS,
+                )
+
+    def _tools(self, request: HttpRequest) -> dict[str, Any]:
+        schedule = PeriodicTask.objects.filter(name=SCHEDULE_NAME).only("pk", "enabled").first()
+        return {
+            "may_run": self.has_run_permission(request),
+            "schedule": schedule,
+            "schedule_url": (
+                reverse(f"{self.admin_site.name}:django_celery_beat_periodictask_change", args=[schedule.pk])
+                if schedule and request.user.has_perm("django_celery_beat.view_periodictask")
+                else ""
+            ),
+        }
+
+    @staticmethod
+    def _in_process() -> bool:
+        return bool(pipeline_run_task.app.conf.task_always_eager)
