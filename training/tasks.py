@@ -3,9 +3,12 @@
 Each task takes plain values, calls one service and owns its retry policy. Only transient
 database errors (a restart, a failover, a dropped connection) are retried; a run refused
 because another one is running is an answer, not a failure, so it is never retried: the
-weekly schedule, the admin's "run now" and a redelivered message (the broker hands an
-unacknowledged message to another worker when a long run outlives its visibility timeout)
-all end there without training twice.
+weekly schedule and the admin's "run now" meeting end there without training twice.
+
+The pipeline task is acknowledged when a worker takes it, not when it ends (the settings'
+default is late): with Redis, a message still unacknowledged after the visibility timeout
+(an hour) is delivered again, and a long run would then be followed by a second, complete
+one. A run cut short by a killed worker is lost instead, and shows as such in the admin.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ TRANSIENT_RETRY = {
 }
 
 
-@shared_task(**TRANSIENT_RETRY)
+@shared_task(acks_late=False, **TRANSIENT_RETRY)
 def pipeline_run_task(trigger: str = PipelineRun.Trigger.SCHEDULE, actor: str = "") -> dict:
     """Run the whole pipeline once; returns the run's id, status, model version and decision,
     or ``{"status": "already running", ...}`` when another run holds the claim."""

@@ -72,6 +72,10 @@ def test_only_transient_database_errors_are_retried_three_times_with_backoff():
     assert pipeline_run_task.retry_backoff
 
 
+def test_the_pipeline_task_is_acknowledged_on_receipt_so_redis_never_delivers_a_long_run_twice():
+    assert pipeline_run_task.acks_late is False
+
+
 @pytest.mark.usefixtures("eager_tasks")
 def test_enqueueing_waits_for_the_transaction_to_commit(django_capture_on_commit_callbacks, caplog):
     PipelineRun.objects.create(status=PipelineRun.Status.RUNNING, trigger="cli", actor="cli")
