@@ -338,7 +338,11 @@ class ReadyView(APIView):
             code = 503
         state = SERVING.peek()
         if state is None:
-            SERVING.warm()
+            if code == 200:
+                try:
+                    SERVING.warm()
+                except DatabaseError as error:  # e.g. not migrated yet
+                    body.update(database=f"error: {error}".strip())
             body.update(status="unavailable", reason="the model is loading")
             code = 503
         else:
