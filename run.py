@@ -95,14 +95,45 @@ def demo_env() -> dict:
 def demo(args: list[str]) -> None:
     manage = [str(PY), "manage.py"]
     env = demo_env()
-    steps = Steps(total=3)
+    steps = Steps(total=7)
     steps.run("Virtualenv and requirements", func=lambda: venv_ensure("requirements.txt"))
     steps.run("Database (SQLite under var/)", [*manage, "migrate", "--noinput", "-v", "0"], env=env)
+    steps.run("Static files for the admin", [*manage, "collectstatic", "--noinput", "-v", "0"], env=env)
     steps.run(
         "Synthetic shop (1,000 products, 500 users, ~50,000 events)",
         [*manage, "generate_synthetic_data"],
         env=env,
     )
+    steps.run(
+        "Pipeline: features, training, evaluation against the baselines, decision",
+        [*manage, "run_pipeline"],
+        env=env,
+    )
+    steps.run("Admin login for the control room", [*manage, "ensure_admin"], env=env)
+    print(DEMO_USAGE, flush=True)
+    steps.run(
+        "Serving on http://127.0.0.1:8000 (Ctrl-C stops it)",
+        [str(VENV / "bin" / "gunicorn"), "-c", "searchop_site/gunicorn.conf.py", "searchop_site.wsgi"],
+        env={**env, "GUNICORN_BIND": env.get("GUNICORN_BIND", "127.0.0.1:8000")},
+    )
+
+
+DEMO_USAGE = """
+    Try it (no API key needed in the demo):
+
+    curl -s http://127.0.0.1:8000/api/rank -H 'Content-Type: application/json' -d '{
+      "query": "red running shoes", "user_id": "U0001", "limit": 3,
+      "products": [
+        {"id": "P00001", "title": "x", "price": 10, "category": "Running Shoes"},
+        {"id": "P00002", "title": "x", "price": 10, "category": "Running Shoes"},
+        {"id": "new-1", "title": "Red Trail Running Shoes", "price": 95, "category": "Running Shoes"}]}'
+
+    curl -s http://127.0.0.1:8000/api/events -H 'Content-Type: application/json' -d '{"events": [
+      {"event_id": "6f1c1f9e-1111-4a2b-8c3d-000000000001", "event_type": "click",
+       "request_id": "<request_id from the rank response>", "product_id": "P00002", "position": 1}]}'
+
+    API docs: http://127.0.0.1:8000/api/docs/   metrics: http://127.0.0.1:8000/metrics
+"""
 
 
 def chromium_ensure() -> None:
