@@ -166,9 +166,18 @@ def ranker_train(
     )
 
 
-def booster_train_bare(*, train: RankingSet, params: dict, num_boost_round: int) -> tuple[lgb.Booster, float]:
-    """A bare ``lightgbm.train`` on the same matrix (the benchmark's reference)."""
+def booster_train_bare(
+    *, train: RankingSet, params: dict, num_boost_round: int, position_bias: bool = False
+) -> tuple[lgb.Booster, float]:
+    """A bare ``lightgbm.train`` on the same matrix (the benchmark's reference): pass
+    ``TrainResult.params`` and the rounds ``ranker_train`` ran to repeat its training
+    exactly, without validation set, evaluation function or callbacks."""
     started = time.perf_counter()
-    dataset = lgb.Dataset(train.features, label=train.labels, group=train.groups)
+    dataset = lgb.Dataset(
+        train.features,
+        label=train.labels,
+        group=train.groups,
+        position=(train.positions - 1) if position_bias else None,
+    )
     booster = lgb.train({**params, "objective": "lambdarank", "metric": "None"}, dataset, num_boost_round)
     return booster, time.perf_counter() - started
