@@ -17,6 +17,11 @@ class Command(BaseCommand):
         "window beside the baselines. Changes nothing."
     )
 
+    def create_parser(self, prog_name, subcommand, **kwargs):
+        # Django gives every command a --version (its own version); ours means a model version,
+        # so it replaces Django's instead of making the parser fail to build.
+        return super().create_parser(prog_name, subcommand, conflict_handler="resolve", **kwargs)
+
     def add_arguments(self, parser):
         parser.add_argument("--version", type=int, help="model version (default: production)")
         parser.add_argument("--json", action="store_true", help="print the report as one JSON object")
