@@ -215,11 +215,12 @@ def test_of_two_overlapping_claims_one_starts_and_the_other_raises_pipeline_alre
 
 
 def _waiting_on_a_lock() -> bool:
+    """Whether a session of this test database waits for a lock (other databases' tests too
+    run on this server)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_locks WHERE NOT granted"
-            " AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
-            " OR (locktype = 'transactionid' AND NOT granted)"
+            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+            " WHERE NOT l.granted AND a.datname = current_database()"
         )
         return cursor.fetchone()[0] > 0
 
