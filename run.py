@@ -69,7 +69,8 @@ def venv_ensure(requirements: str) -> None:
     if not PY.exists():
         print("    creating .venv")
         venv.EnvBuilder(with_pip=True).create(VENV)
-    subprocess.run([str(PY), "-m", "pip", "install", "--quiet", "-r", str(ROOT / requirements)], check=True)
+    # -qq: errors only (this takes a minute or two on a fresh machine).
+    subprocess.run([str(PY), "-m", "pip", "install", "-qq", "-r", str(ROOT / requirements)], check=True)
     for old in VENV.glob(f".installed-{requirements}-*"):
         old.unlink()
     stamp.touch()
