@@ -538,3 +538,69 @@ def pipeline_run_enqueue(*, trigger: str, actor: str, queue: str | None = None) 
     transaction.on_commit(
         lambda: pipeline_run_task.apply_async(kwargs={"trigger": trigger, "actor": actor}, **options)
     )
+
+
+# ---------------------------------------------------------------------------------------
+# LETOR interchange
+# ---------------------------------------------------------------------------------------
+
+
+def letor_train(*, train_path: str, valid_path: str, rounds: int, reporter: Reporter | None = None) -> dict:
+    """Train our LambdaMART (the settings' hyperparameters) on LETOR / SVMlight files and
+    report NDCG@1/3/5/10 on the validation file, so the trainer can be checked against
+    published results (MSLR-WEB10K) and other tools. Registers nothing."""
+    from training.letor import letor_read, letor_train_evaluate
+
+    reporter = reporter or Reporter.silent()
+    with reporter.step(f"Reading {train_path}") as info:
+        train = letor_read(train_path)
+        info.update(rows=train.num_rows, lists=train.num_lists, features=train.num_features)
+    with reporter.step(f"Reading {valid_path}") as info:
+        valid = letor_read(valid_path)
+        info.update(rows=valid.num_rows, lists=valid.num_lists)
+    with reporter.step(f"Training LambdaMART ({rounds} rounds) and evaluating") as info:
+        result = letor_train_evaluate(
+            train=train, valid=valid, params=dict(settings.SEARCHOP_LIGHTGBM_PARAMS), num_boost_round=rounds
+        )
+        info["ndcg@10"] = result["ndcg@10"]
+    return result
+
+
+def training_data_export(
+    *, path: str, query_file: bool = False, windows: Windows | None = None, reporter: Reporter | None = None
+) -> dict:
+    """Write the training lists of the current windows (features from events before T1, the
+    contract's 32 columns in order, graded labels) as a LETOR file, one qid per list
+    (``request_id``), or with a LightGBM ``.query`` side file."""
+    from training.letor import letor_write
+
+    reporter = reporter or Reporter.silent()
+    windows = windows or windows_compute()
+    feature_set = features_build(
+        until=windows.features_until, purpose=FeatureSet.Purpose.TRAIN, reporter=reporter
+    )
+    with reporter.step("Loading the training lists and building their matrix") as info:
+        lists = lists_get(since=windows.train_start, until=windows.train_end)
+        if lists.empty:
+            raise PipelineError(f"No lists were shown in the training window {windows.as_dict()['train']}.")
+        features = _matrix(feature_snapshot_get(feature_set=feature_set), lists)
+        info.update(lists=int(lists["list_index"].max()) + 1, rows=len(lists))
+    with reporter.step(f"Writing {path}") as info:
+        qids = lists.groupby("list_index", sort=True)["request_id"].first().to_numpy()
+        letor_write(
+            path,
+            features=features,
+            labels=lists["label"].to_numpy(),
+            list_index=lists["list_index"].to_numpy(),
+            qids=qids,
+            query_file=query_file,
+            comment=f"SearchOp training lists {windows.as_dict()['train']}; features: {', '.join(contract.NAMES)}",
+        )
+        info["rows"] = len(lists)
+    return {
+        "path": path,
+        "rows": len(lists),
+        "lists": int(lists["list_index"].max()) + 1,
+        "features": list(contract.NAMES),
+        "windows": windows.as_dict(),
+    }
