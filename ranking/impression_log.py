@@ -77,6 +77,12 @@ class ImpressionLogWriter:
     def pending(self) -> int:
         return len(self._queue)
 
+    def reset(self) -> None:
+        """Forget the queued rows (tests)."""
+        with self._lock:
+            self._queue.clear()
+            self._backoff = 0.0
+
     def _start(self) -> None:
         with self._lock:
             if self._thread is not None and self._thread.is_alive():

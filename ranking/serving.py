@@ -126,6 +126,7 @@ class ServingCache:
         self._ready = threading.Event()
         self._last_check = 0.0
         self._failed: dict[tuple, float] = {}
+        self._thread: threading.Thread | None = None
 
     # -- the request path ------------------------------------------------------------
     def get(self) -> ServingState:
@@ -180,7 +181,18 @@ class ServingCache:
                 return
             self._loading = key
         thread = threading.Thread(target=self._load, args=(key,), name="searchop-model-loader", daemon=True)
+        self._thread = thread
         thread.start()
+
+    def reset(self, state: ServingState | None = None) -> None:
+        """Serve ``state`` (or nothing: load on the next request) once a load in flight has
+        finished. For tests, which need each test to start from a known state."""
+        if self._thread is not None:
+            self._thread.join(timeout=60)
+        self._state = state
+        self._last_check = time.monotonic()
+        self._failed.clear()
+        self._ready.clear()
 
     def _load(self, key: tuple) -> None:
         try:

@@ -1,0 +1,108 @@
+"""Helpers of the serving tests: requests, the error shape, metrics, serving states."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from django.test import Client
+from prometheus_client.parser import text_string_to_metric_families
+
+from catalog.models import Event, GroundTruth, Product, SearchRequest
+from ranking.models import FeatureSet, ModelVersion, ModelVersionTransition
+from ranking.serving import SERVING, ServingState, state_build
+
+RANK = "/api/rank"
+EVENTS = "/api/events"
+ERROR_KEYS = {"error", "detail", "errors"}
+
+
+def serving_state_load() -> ServingState:
+    """What a worker would load for the database as this test sees it, loaded here."""
+    return state_build(SERVING._wanted_key())
+
+
+def serve_current() -> ServingState:
+    """Load the state for the database as this test sees it and serve it."""
+    state = serving_state_load()
+    SERVING.reset(state)
+    return state
+
+
+# ---------------------------------------------------------------------------------------
+# Requests and responses
+# ---------------------------------------------------------------------------------------
+
+
+def post_json(client: Client, path: str, body: Any, **extra: Any):
+    """POST ``body``: bytes as they are, anything else as JSON (by the standard library,
+    which writes NaN, Infinity and integers of any size as literals)."""
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return client.post(path, data=data, content_type="application/json", **extra)
+
+
+def assert_error_shape(response) -> dict:
+    """Every refusal is ``{"error", "detail", "errors": [{"field", "problem"}, ...]}``."""
+    assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+    body = response.json()
+    assert set(body) >= ERROR_KEYS, body
+    assert isinstance(body["error"], str)
+    assert body["error"]
+    assert isinstance(body["detail"], str)
+    assert body["detail"]
+    assert isinstance(body["errors"], list), body
+    assert body["errors"], body
+    for item in body["errors"]:
+        assert set(item) == {"field", "problem"}, item
+        assert isinstance(item["field"], str)
+        assert item["field"]
+        assert isinstance(item["problem"], str)
+        assert item["problem"]
+    return body
+
+
+def assert_refused(response, status: int, field: str, problem: str = "") -> dict:
+    """The response is ``status`` and names ``field`` with a problem containing ``problem``."""
+    assert response.status_code == status, (response.status_code, response.content[:500])
+    body = assert_error_shape(response)
+    named = [item for item in body["errors"] if item["field"] == field]
+    assert named, f"{field!r} not named in {body['errors']}"
+    assert any(problem in item["problem"] for item in named), (problem, named)
+    return body
+
+
+def product(id: Any = "X1", **overrides: Any) -> dict:
+    """A valid candidate, for a product the catalog does not know unless ``id`` says so."""
+    return {
+        "id": id,
+        "title": "Trail running shoes",
+        "price": 89.5,
+        "category": "Running Shoes",
+        **overrides,
+    }
+
+
+def logistic(raw: float) -> float:
+    return 1.0 / (1.0 + math.exp(-raw))
+
+
+def metric_value(client: Client, name: str, **labels: str) -> float:
+    """A sample's value as ``/metrics`` exposes it (0 when the labelled series does not exist)."""
+    text = client.get("/metrics").content.decode()
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return 0.0
+
+
+def committed_rows_delete() -> None:
+    """Delete what a module fixture committed: the shop, its logs, features and models."""
+    SearchRequest.objects.all().delete()
+    GroundTruth.objects.all().delete()
+    Event.objects.all().delete()
+    Product.objects.all().delete()
+    FeatureSet.objects.all().delete()
+    ModelVersionTransition.objects.all().delete()
+    ModelVersion.objects.all().delete()
