@@ -53,9 +53,18 @@ class BoundedJSONParser(parsers.BaseParser):
             return orjson.loads(body)
         except orjson.JSONDecodeError as error:
             try:
-                return json.loads(body)
+                data = json.loads(body)
             except (ValueError, RecursionError):
                 raise exceptions.ParseError(f"body: malformed JSON: {error}") from error
+            # orjson also refuses a lone surrogate ("\ud800"), which the standard library
+            # accepts; such a string can be neither stored nor rendered back, so refuse it here.
+            try:
+                json.dumps(data, ensure_ascii=False).encode()
+            except UnicodeEncodeError:
+                raise exceptions.ParseError(
+                    "body: a string holds a lone UTF-16 surrogate, which is not Unicode text"
+                ) from error
+            return data
 
 
 class FastJSONRenderer(renderers.JSONRenderer):

@@ -328,8 +328,12 @@ def matrix_build(
     # 1. Product behaviour and attributes: a gather (row -1 is the defaults row).
     product_block = snapshot.product_values[rows]
     categories: list[str] = [snapshot.product_category[r] if r >= 0 else "" for r in rows.tolist()]
-    bands = np.where(rows >= 0, snapshot.product_band[rows], PRICE_BANDS // 2)
-    rel_price = np.where(rows >= 0, snapshot.product_rel_price[rows], 0.0)
+    if snapshot.num_products:
+        bands = np.where(rows >= 0, snapshot.product_band[rows], PRICE_BANDS // 2)
+        rel_price = np.where(rows >= 0, snapshot.product_rel_price[rows], 0.0)
+    else:  # an empty catalog has no row for the gather above to index: all are unknown
+        bands = np.full(n, PRICE_BANDS // 2, dtype=np.int64)
+        rel_price = np.zeros(n)
     cold_text: dict[str, ProductText] = {}
     if cold_products:
         for i in np.flatnonzero(rows < 0).tolist():

@@ -10,6 +10,7 @@ than the whole rest of the request.
 from __future__ import annotations
 
 import math
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -63,7 +64,9 @@ class Candidate:
         )
 
 
-_INFINITY = float("inf")
+# Python compares an int with a float exactly: an integer too large for a float (10**400 in
+# the JSON) fails this bound too, and _number names it.
+_FLOAT_MAX = sys.float_info.max
 
 
 def _id_problem(raw_id: Any, i: int) -> None:
@@ -107,7 +110,10 @@ def _number(value: Any, name: str, *, required: bool, low: float, high: float | 
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise RankInputError(name, f"must be a number, got {type(value).__name__}")
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float
+        number = math.inf
     if not math.isfinite(number):
         raise RankInputError(name, "must be a finite number")
     if number < low or (high is not None and number > high):
@@ -153,6 +159,8 @@ def rank_request_validate(data: Any) -> RankRequest:
             product_id = raw_id
         elif type(raw_id) is int:
             product_id = str(raw_id)
+            if len(product_id) > MAX_ID_LENGTH:
+                _id_problem(product_id, i)
         else:
             _id_problem(raw_id, i)
         if product_id in seen:
@@ -164,7 +172,7 @@ def rank_request_validate(data: Any) -> RankRequest:
         if type(title) is not str or len(title) > MAX_SHORT_TEXT or "\x00" in title:
             _text(title, f"products[{i}].title", required=True, limit=MAX_SHORT_TEXT)
         price = item.get("price")
-        if not ((type(price) is float or type(price) is int) and 0 <= price < _INFINITY):
+        if not ((type(price) is float or type(price) is int) and 0 <= price <= _FLOAT_MAX):
             _number(price, f"products[{i}].price", required=True, low=0.0)
         category = item.get("category")
         if type(category) is not str or len(category) > MAX_SHORT_TEXT or "\x00" in category:
@@ -183,7 +191,9 @@ def rank_request_validate(data: Any) -> RankRequest:
         candidates.append(Candidate(product_id, title, item))
     return RankRequest(
         query=query,
-        query_norm=text.normalise(query),
+        # NFKC can expand a character into many (U+FDFA into 18): cut to what the impression
+        # log's column holds, and rank with what is logged.
+        query_norm=text.normalise(query)[:MAX_QUERY_LENGTH],
         user_id=user_id,
         session_id=session_id,
         candidates=candidates,
