@@ -198,6 +198,10 @@ class ServingCache:
         try:
             state = state_build(key)
             self._swap(state)
+            if key[0] is not None and state.fallback:
+                # The production model failed: the fallback's key differs from the wanted one
+                # at every check, so without this each check would load it again.
+                self._failed[key] = time.monotonic()
             if state.predictor is not None and not state.compiled and settings.SEARCHOP_COMPILED_INFERENCE:
                 self._compile(state)
         except Exception:  # a broken load must never take the worker down
