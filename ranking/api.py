@@ -15,7 +15,15 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+    inline_serializer,
+)
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
@@ -44,73 +52,145 @@ from ranking.serving import SERVING, ServingUnavailable, serving_state_get
 # Schema (documentation only: /api/rank validates in one lean pass, see ranking.rank)
 # ---------------------------------------------------------------------------------------
 
+# Non-empty and without NUL bytes. drf-spectacular adds the empty string as a second ``oneOf``
+# branch where blank is allowed, so the pattern itself must not match "".
+NO_NUL_PATTERN = "^[^\\u0000]+$"
 
+
+class TextField(serializers.CharField):
+    """A ``CharField`` (same behaviour) documented as what both validators accept: at most
+    ``max_length`` characters and no NUL bytes; empty only with ``allow_blank``."""
+
+
+class TextFieldSchema(OpenApiSerializerFieldExtension):
+    target_class = TextField
+
+    def map_serializer_field(self, auto_schema, direction):
+        field = self.target
+        schema: dict[str, Any] = {"type": "string", "pattern": NO_NUL_PATTERN}
+        if field.max_length is not None:
+            schema["maxLength"] = field.max_length
+        return schema
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "string", "maxLength": MAX_ID_LENGTH, "pattern": NO_NUL_PATTERN},
+            {"type": "integer"},
+        ]
+    }
+)
+class ExternalIdField(serializers.CharField):
+    """A product's ``external_id``: a string, or an integer, compared as a string (1 and "1"
+    are one product). A ``CharField`` for ``/api/events`` (which also accepts integers)."""
+
+
+@extend_schema_serializer(component_name="RankProduct")
 class RankProductSchema(serializers.Serializer):
-    id = serializers.CharField(
-        max_length=MAX_ID_LENGTH, help_text='The product\'s external_id; 1 and "1" are one.'
-    )
-    title = serializers.CharField(max_length=MAX_SHORT_TEXT)
-    price = serializers.FloatField(min_value=0)
-    category = serializers.CharField(max_length=MAX_SHORT_TEXT, allow_blank=True)
-    description = serializers.CharField(max_length=MAX_DESCRIPTION, required=False, allow_blank=True)
-    brand = serializers.CharField(max_length=MAX_SHORT_TEXT, required=False, allow_blank=True)
+    id = ExternalIdField(help_text='The product\'s external_id; 1 and "1" are one product; unique.')
+    title = TextField(max_length=MAX_SHORT_TEXT, allow_blank=True)
+    price = serializers.FloatField(min_value=0, help_text="Finite, >= 0.")
+    category = TextField(max_length=MAX_SHORT_TEXT, allow_blank=True)
+    description = TextField(max_length=MAX_DESCRIPTION, required=False, allow_blank=True, allow_null=True)
+    brand = TextField(max_length=MAX_SHORT_TEXT, required=False, allow_blank=True, allow_null=True)
     rating = serializers.FloatField(min_value=0, max_value=5, required=False, allow_null=True)
 
 
+@extend_schema_serializer(component_name="Rank")
 class RankRequestSchema(serializers.Serializer):
-    query = serializers.CharField(max_length=MAX_QUERY_LENGTH, allow_blank=True)
-    user_id = serializers.CharField(max_length=MAX_ID_LENGTH, required=False, allow_null=True)
-    session_id = serializers.CharField(max_length=MAX_ID_LENGTH, required=False, allow_null=True)
-    products = RankProductSchema(
-        many=True, help_text="At most SEARCHOP_MAX_CANDIDATES (default 1,000); ids unique."
+    query = TextField(max_length=MAX_QUERY_LENGTH, allow_blank=True)
+    user_id = TextField(max_length=MAX_ID_LENGTH, required=False, allow_blank=True, allow_null=True)
+    session_id = TextField(max_length=MAX_ID_LENGTH, required=False, allow_blank=True, allow_null=True)
+    products = serializers.ListField(
+        child=RankProductSchema(),
+        max_length=settings.SEARCHOP_MAX_CANDIDATES,
+        help_text=(
+            "The candidates, at most SEARCHOP_MAX_CANDIDATES (here "
+            f"{settings.SEARCHOP_MAX_CANDIDATES:,}); ids unique. A product the catalog knows is "
+            "scored with its catalog attributes; the request's are used only for one it does not."
+        ),
     )
-    limit = serializers.IntegerField(min_value=1, required=False, allow_null=True)
-    explain = serializers.BooleanField(required=False, default=False)
+    limit = serializers.IntegerField(
+        min_value=1, required=False, allow_null=True, help_text="Return at most this many."
+    )
+    explain = serializers.BooleanField(
+        required=False,
+        allow_null=True,
+        default=False,
+        help_text="Add each product's feature values and LightGBM contributions.",
+    )
 
 
+@extend_schema_serializer(component_name="RankedProduct")
 class RankedProductSchema(serializers.Serializer):
-    id = serializers.CharField()
-    title = serializers.CharField()
+    id = serializers.CharField(help_text="The id as sent, as a string.")
+    title = serializers.CharField(allow_blank=True)
     score = serializers.FloatField(min_value=0, max_value=1, help_text="logistic(raw_score)")
     rank = serializers.IntegerField(min_value=1)
     raw_score = serializers.FloatField()
-    features = serializers.DictField(child=serializers.FloatField(), required=False)
+    features = serializers.DictField(
+        child=serializers.FloatField(), required=False, help_text="With explain: the feature values."
+    )
     contributions = serializers.DictField(
-        child=serializers.FloatField(), required=False, help_text="LightGBM pred_contrib; sums to raw_score"
+        child=serializers.FloatField(),
+        required=False,
+        help_text="With explain and a model: LightGBM pred_contrib per feature and bias; sums to raw_score.",
     )
 
 
+@extend_schema_serializer(component_name="RankResponse")
 class RankResponseSchema(serializers.Serializer):
-    ranked_products = RankedProductSchema(many=True)
-    query = serializers.CharField()
-    num_products = serializers.IntegerField(min_value=0)
+    ranked_products = RankedProductSchema(many=True, help_text="Best first; ties keep the input order.")
+    query = serializers.CharField(allow_blank=True)
+    num_products = serializers.IntegerField(min_value=0, help_text="Returned (after limit).")
     num_candidates = serializers.IntegerField(min_value=0)
-    request_id = serializers.CharField()
-    model_version = serializers.IntegerField(allow_null=True)
+    request_id = serializers.RegexField(
+        r"^[0-9a-f]{32}$", help_text="Send it back with the events of this list."
+    )
+    model_version = serializers.IntegerField(
+        min_value=1, allow_null=True, help_text="null when the BM25 fallback answered."
+    )
     fallback = serializers.BooleanField()
-    fallback_reason = serializers.CharField(required=False)
+    fallback_reason = serializers.CharField(required=False, help_text="Only with fallback: why.")
 
 
+@extend_schema_serializer(component_name="ErrorItem")
 class ErrorItemSchema(serializers.Serializer):
-    field = serializers.CharField()
+    field = serializers.CharField(help_text='e.g. "products[3].price", "body", "authorization".')
     problem = serializers.CharField()
 
 
+@extend_schema_serializer(component_name="Error")
 class ErrorSchema(serializers.Serializer):
-    error = serializers.CharField()
-    detail = serializers.CharField()
+    error = serializers.CharField(
+        help_text="invalid_request, parse_error, body_too_large, unsupported_media_type, "
+        "not_authenticated, throttled, model_unavailable, ..."
+    )
+    detail = serializers.CharField(help_text='"<field>: <problem>", joined with "; ".')
     errors = ErrorItemSchema(many=True)
-    retry_after_seconds = serializers.IntegerField(required=False)
+    retry_after_seconds = serializers.IntegerField(
+        required=False, min_value=0, help_text="With 429 (also in the Retry-After header)."
+    )
+
+
+def _error(description: str) -> OpenApiResponse:
+    return OpenApiResponse(ErrorSchema, description=description)
 
 
 ERROR_RESPONSES = {
-    400: ErrorSchema,
-    401: ErrorSchema,
-    403: ErrorSchema,
-    413: ErrorSchema,
-    415: ErrorSchema,
-    429: ErrorSchema,
+    400: _error("Invalid input: malformed JSON or a field that breaks the schema; names the field."),
+    401: _error("No valid API key (SEARCHOP_REQUIRE_API_KEY on)."),
+    403: _error("No valid API key (SEARCHOP_REQUIRE_API_KEY on): missing, unknown, revoked or expired."),
+    413: _error("The body is larger than SEARCHOP_MAX_BODY_BYTES."),
+    406: _error("The Accept header rules out application/json."),
+    415: _error("The body is not application/json."),
+    429: _error("This key's requests per minute are used up; retry after retry_after_seconds."),
 }
+MACHINE_DESCRIPTION = (
+    "Needs the header `Authorization: Api-Key <key>` (keys are managed in the admin) unless "
+    "SEARCHOP_REQUIRE_API_KEY is off; throttled per key."
+)
 RANK_EXAMPLE = OpenApiExample(
     "Two candidates",
     value={
@@ -142,6 +222,11 @@ RANK_EXAMPLE = OpenApiExample(
 # ---------------------------------------------------------------------------------------
 
 
+class ModelUnavailable(exceptions.APIException):
+    status_code = 503
+    default_code = "model_unavailable"
+
+
 class MachineAPIView(APIView):
     """No session authentication (no CSRF, no user look-up): an API key, throttled per key."""
 
@@ -159,12 +244,18 @@ class RankView(MachineAPIView):
     @extend_schema(
         operation_id="rank",
         summary="Rank candidate products for a query",
+        description=(
+            "Orders the candidates best first with the production model, or with BM25 when there "
+            "is none (fallback: true). Invalid input gets a 400 that names the field. " + MACHINE_DESCRIPTION
+        ),
+        tags=["ranking"],
         request=RankRequestSchema,
-        responses={200: RankResponseSchema, **ERROR_RESPONSES, 503: ErrorSchema},
+        responses={
+            200: OpenApiResponse(RankResponseSchema, description="The ranking."),
+            **ERROR_RESPONSES,
+            503: _error("The worker is still loading its first model; retry shortly."),
+        },
         examples=[RANK_EXAMPLE],
-        parameters=[
-            OpenApiParameter("Authorization", str, OpenApiParameter.HEADER, description="Api-Key <key>")
-        ],
     )
     def post(self, request):
         started = time.perf_counter()
@@ -177,7 +268,7 @@ class RankView(MachineAPIView):
         try:
             state = serving_state_get()
         except ServingUnavailable as error:
-            raise exceptions.APIException(f"model: {error}; retry shortly") from error
+            raise ModelUnavailable(f"model: {error}; retry shortly") from error
         result = rank_run(state, rank_request)
         request_id = uuid.uuid4().hex
         logged = time.perf_counter()
@@ -227,16 +318,31 @@ class FloorView(MachineAPIView):
 
 
 class EventsView(MachineAPIView):
+    @extend_schema_serializer(component_name="Event")
     class EventInput(serializers.Serializer):
         event_id = serializers.UUIDField()
         event_type = serializers.ChoiceField(choices=[choice.value for choice in EventType])
-        product_id = serializers.CharField(max_length=128, help_text="The product's external_id.")
-        request_id = serializers.CharField(max_length=64, required=False, allow_blank=True, default="")
-        position = serializers.IntegerField(min_value=1, max_value=32767, required=False, allow_null=True)
+        product_id = ExternalIdField(
+            max_length=128, help_text="The product's external_id; one the catalog does not know is kept."
+        )
+        request_id = TextField(
+            max_length=64,
+            required=False,
+            allow_blank=True,
+            default="",
+            help_text="The request_id /api/rank returned with the list.",
+        )
+        position = serializers.IntegerField(
+            min_value=1,
+            max_value=32767,
+            required=False,
+            allow_null=True,
+            help_text="1-based position in the list; required for an impression.",
+        )
         timestamp = serializers.DateTimeField(required=False, allow_null=True, help_text="Default: now.")
-        query = serializers.CharField(max_length=512, required=False, allow_blank=True, allow_null=True)
-        user_id = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
-        session_id = serializers.CharField(max_length=128, required=False, allow_blank=True, allow_null=True)
+        query = TextField(max_length=512, required=False, allow_blank=True, allow_null=True)
+        user_id = TextField(max_length=128, required=False, allow_blank=True, allow_null=True)
+        session_id = TextField(max_length=128, required=False, allow_blank=True, allow_null=True)
 
         def validate(self, attrs):
             if attrs["event_type"] == EventType.IMPRESSION and not attrs.get("position"):
@@ -246,6 +352,7 @@ class EventsView(MachineAPIView):
     class BatchInput(serializers.Serializer):
         events = serializers.ListField(child=serializers.DictField(), allow_empty=False, max_length=1000)
 
+    @extend_schema_serializer(component_name="EventBatchResult")
     class BatchOutput(serializers.Serializer):
         received = serializers.IntegerField()
         stored = serializers.IntegerField(help_text="New events; the rest were already stored (re-sent).")
@@ -254,8 +361,18 @@ class EventsView(MachineAPIView):
     @extend_schema(
         operation_id="events_ingest",
         summary="Record a batch of clickstream events (idempotent by event_id, all or nothing)",
-        request=inline_serializer("EventBatch", {"events": EventInput(many=True)}),
-        responses={200: BatchOutput, **ERROR_RESPONSES},
+        description=(
+            "Each event names the list it came from by request_id (from /api/rank); query, user "
+            "and session default to that request's. Re-sent events (same event_id) are stored "
+            "once. Answers 200 only after the batch is committed; any invalid event rejects the "
+            "whole batch with a 400 naming it (events[2].position). " + MACHINE_DESCRIPTION
+        ),
+        tags=["ranking"],
+        request=inline_serializer(
+            "EventBatch",
+            {"events": serializers.ListField(child=EventInput(), min_length=1, max_length=1000)},
+        ),
+        responses={200: OpenApiResponse(BatchOutput, description="Stored."), **ERROR_RESPONSES},
     )
     def post(self, request):
         batch = self.BatchInput(data=request.data)
@@ -279,14 +396,38 @@ class HealthView(APIView):
 
     @extend_schema(
         operation_id="health",
+        summary="Liveness",
+        tags=["ops"],
+        auth=[],
         responses={
             200: inline_serializer(
-                "Health", {"status": serializers.CharField(), "time": serializers.FloatField()}
+                "Health",
+                {
+                    "status": serializers.CharField(help_text='Always "healthy".'),
+                    "time": serializers.FloatField(help_text="The server's clock, Unix seconds."),
+                },
             )
         },
     )
     def get(self, request):
         return Response({"status": "healthy", "time": time.time()})
+
+
+def _readiness(name: str, status: str) -> serializers.Serializer:
+    return inline_serializer(
+        name,
+        {
+            "status": serializers.CharField(help_text=f'"{status}".'),
+            "database": serializers.CharField(help_text='"ok" or "error: <why>".'),
+            "model_version": serializers.IntegerField(
+                min_value=1, allow_null=True, help_text="The production version served; null: none."
+            ),
+            "fallback": serializers.BooleanField(
+                allow_null=True, help_text="Whether the BM25 fallback serves; null while loading."
+            ),
+            "reason": serializers.CharField(allow_null=True, help_text="What serves, or why not."),
+        },
+    )
 
 
 class ReadyView(APIView):
@@ -298,26 +439,14 @@ class ReadyView(APIView):
 
     @extend_schema(
         operation_id="ready",
+        summary="Readiness: 503 until the database answers and a model (or the fallback) is loaded",
+        tags=["ops"],
+        auth=[],
         responses={
-            (200, "application/json"): inline_serializer(
-                "Ready",
-                {
-                    "status": serializers.CharField(),
-                    "database": serializers.CharField(),
-                    "model_version": serializers.IntegerField(allow_null=True),
-                    "fallback": serializers.BooleanField(allow_null=True),
-                    "reason": serializers.CharField(allow_null=True),
-                },
-            ),
-            (503, "application/json"): inline_serializer(
-                "NotReady",
-                {
-                    "status": serializers.CharField(),
-                    "database": serializers.CharField(),
-                    "model_version": serializers.IntegerField(allow_null=True),
-                    "fallback": serializers.BooleanField(allow_null=True),
-                    "reason": serializers.CharField(allow_null=True),
-                },
+            200: OpenApiResponse(_readiness("Ready", "ready"), description="Ready to rank."),
+            503: OpenApiResponse(
+                _readiness("NotReady", "unavailable"),
+                description="The database does not answer, or the model is still loading.",
             ),
         },
     )

@@ -270,8 +270,22 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SECURITY": [{"ApiKey": []}],
     "APPEND_COMPONENTS": {
-        "securitySchemes": {"ApiKey": {"type": "apiKey", "in": "header", "name": "Authorization"}}
+        "securitySchemes": {
+            "ApiKey": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": (
+                    "The whole header value: `Api-Key <key>`. Keys are created and revoked in the "
+                    "admin; not needed when SEARCHOP_REQUIRE_API_KEY is off."
+                ),
+            }
+        }
     },
+    "TAGS": [
+        {"name": "ranking", "description": "Rank candidates and record what users did with them."},
+        {"name": "ops", "description": "Probes for the orchestrator (no API key)."},
+    ],
 }
 # Machine clients need an API key (djangorestframework-api-key, managed in the admin) unless
 # this is off, as in the embedded demo.
