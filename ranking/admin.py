@@ -24,9 +24,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
+from rest_framework_api_key.admin import APIKeyModelAdmin
 
 from ranking.errors import RegistryError
-from ranking.models import ModelStatus, ModelVersion, ModelVersionTransition
+from ranking.models import ApiClient, ModelStatus, ModelVersion, ModelVersionTransition
 from ranking.selectors import (
     BASELINES,
     KeyMetrics,
@@ -488,3 +489,13 @@ class ModelVersionTransitionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+@admin.register(ApiClient)
+class ApiClientAdmin(APIKeyModelAdmin):
+    """API keys of machine clients, with djangorestframework-api-key's admin: the key is shown
+    once, when it is created (only its hash is stored). Ticking "revoked" refuses the key
+    within SEARCHOP_API_KEY_CACHE_SECONDS; a revoked key cannot be edited again."""
+
+    list_display = (*APIKeyModelAdmin.list_display, "requests_per_minute")
+    list_filter = ("revoked", "created")
