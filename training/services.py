@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
@@ -571,7 +572,8 @@ def training_data_export(
 ) -> dict:
     """Write the training lists of the current windows (features from events before T1, the
     contract's 32 columns in order, graded labels) as a LETOR file, one qid per list
-    (``request_id``), or with a LightGBM ``.query`` side file."""
+    (``request_id``), or with a LightGBM ``.query`` side file; ``PATH.features`` names the
+    feature of each index."""
     from training.letor import letor_write
 
     reporter = reporter or Reporter.silent()
@@ -594,8 +596,9 @@ def training_data_export(
             list_index=lists["list_index"].to_numpy(),
             qids=qids,
             query_file=query_file,
-            comment=f"SearchOp training lists {windows.as_dict()['train']}; features: {', '.join(contract.NAMES)}",
         )
+        # No comment line in the file itself: LightGBM's own loader refuses "#" comments.
+        Path(f"{path}.features").write_text("".join(f"{i} {name}\n" for i, name in enumerate(contract.NAMES, 1)))
         info["rows"] = len(lists)
     return {
         "path": path,
