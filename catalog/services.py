@@ -298,7 +298,8 @@ def events_ingest(*, events: list[dict[str, Any]]) -> IngestResult:
                 "user_id": event.get("user_id") if event.get("user_id") is not None else user_id,
                 "session_id": event.get("session_id") if event.get("session_id") is not None else session_id,
                 "query": query,
-                "query_norm": text.normalise(query),
+                # NFKC can lengthen a query (U+FDFA is 18 letters): cut to the column.
+                "query_norm": text.normalise(query)[:512],
                 "product_id": str(event["product_id"]),
                 "position": event.get("position"),
                 "request_id": event.get("request_id") or "",

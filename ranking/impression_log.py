@@ -21,7 +21,14 @@ from collections import deque
 from datetime import datetime
 
 from django.conf import settings
-from django.db import DatabaseError, close_old_connections, connections
+from django.db import (
+    DatabaseError,
+    DataError,
+    IntegrityError,
+    close_old_connections,
+    connections,
+    transaction,
+)
 from django.utils import timezone
 
 from catalog.models import SearchRequest
@@ -109,6 +116,12 @@ class ImpressionLogWriter:
             try:
                 close_old_connections()
                 SearchRequest.objects.bulk_create(batch, ignore_conflicts=True)
+            except (DataError, IntegrityError):
+                # The database is up but refuses something in this batch: write the rows one
+                # by one and drop (and count) only the ones it refuses, so one bad row cannot
+                # hold up the log.
+                written += self._write_one_by_one(batch)
+                continue
             except DatabaseError as error:
                 with self._lock:
                     self._queue.extendleft(reversed(batch))
@@ -124,6 +137,20 @@ class ImpressionLogWriter:
                 return written
             written += len(batch)
             observability.IMPRESSION_LOG_WRITTEN.inc(len(batch))
+
+
+    def _write_one_by_one(self, batch: list[SearchRequest]) -> int:
+        written = 0
+        for row in batch:
+            try:
+                with transaction.atomic():
+                    SearchRequest.objects.bulk_create([row], ignore_conflicts=True)
+                written += 1
+            except (DataError, IntegrityError) as error:
+                observability.IMPRESSION_LOG_DROPPED.inc()
+                logger.error("impression log: dropped request %s: %s", row.request_id, error)
+        observability.IMPRESSION_LOG_WRITTEN.inc(written)
+        return written
 
 
 WRITER = ImpressionLogWriter()

@@ -295,7 +295,13 @@ def _production_booster(*, version: int, sha: str) -> lgb.Booster:
         raise ValueError("model text does not match its sha256")
     if not contract.contract_matches(saved_contract):
         raise ValueError("trained with another feature contract than this code builds")
-    model_version_verify(version=version)
+    # The trial load in a child process runs once per model text on this machine: the marker
+    # is named by the sha256 just checked, so it cannot vouch for any other text.
+    marker = Path(settings.SEARCHOP_VAR_DIR) / "models" / f"{sha}.verified"
+    if not marker.exists():
+        model_version_verify(version=version)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
     return lgb.Booster(model_str=text)
 
 

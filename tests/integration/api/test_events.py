@@ -229,11 +229,6 @@ def test_events_sent_back_with_a_served_request_id_take_its_query_and_user(clien
     assert {(row.query_norm, row.user_id, row.session_id) for row in stored} == {("trail shoes", "U9", "S9")}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="catalog.services.events_ingest stores normalise(query) uncut; NFKC makes it longer "
-    "than the 512-character column (a 500). Remove this marker once it is cut like ranking.rank's.",
-)
 def test_a_query_that_normalises_longer_than_512_characters_is_stored(client):
     assert ingest(client, [event("click", query="\ufdfa" * 512)])["stored"] == 1
 
