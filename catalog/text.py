@@ -15,7 +15,7 @@ import re
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 BM25_K1 = 1.2
 BM25_B = 0.75
@@ -77,6 +77,7 @@ class TextStats:
     num_docs: int
     doc_freq: Mapping[str, int]
     avg_len: float
+    _idf: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def from_documents(cls, documents: Iterable[Sequence[str]]) -> TextStats:
@@ -92,9 +93,13 @@ class TextStats:
         )
 
     def idf(self, term: str) -> float:
-        """BM25's IDF with the +1 that keeps it positive (Lucene's form)."""
-        df = self.doc_freq.get(term, 0)
-        return math.log(1.0 + (self.num_docs - df + 0.5) / (df + 0.5))
+        """BM25's IDF with the +1 that keeps it positive (Lucene's form); memoised, since a
+        request's cold products and queries look the same terms up again and again."""
+        value = self._idf.get(term)
+        if value is None:
+            df = self.doc_freq.get(term, 0)
+            value = self._idf[term] = math.log(1.0 + (self.num_docs - df + 0.5) / (df + 0.5))
+        return value
 
 
 @dataclass(frozen=True)

@@ -114,6 +114,10 @@ class FeatureSnapshot:
     user_price: dict[str, float]
     user_engagement: dict[str, float]
     stats: dict = field(default_factory=dict)
+    # Text weights of products the catalog does not know, by their attributes: a shop's new
+    # products come back request after request. A pure function of the attributes, so the
+    # cache never changes a value; bounded by COLD_TEXT_CACHE_SIZE.
+    cold_text_cache: dict = field(default_factory=dict, repr=False)
 
     @property
     def num_products(self) -> int:
@@ -282,10 +286,23 @@ def _factorize(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
 # ---------------------------------------------------------------------------------------
 
 
+COLD_TEXT_CACHE_SIZE = 20_000
+
+
+def _cold_text(snapshot: FeatureSnapshot, attrs: ProductAttributes) -> ProductText:
+    cache = snapshot.cold_text_cache
+    found = cache.get(attrs)
+    if found is None:
+        if len(cache) >= COLD_TEXT_CACHE_SIZE:
+            cache.clear()
+        found = cache[attrs] = product_text_build(attrs, snapshot.field_stats)
+    return found
+
+
 def price_band(snapshot: FeatureSnapshot, category: str, price: float) -> int:
     edges = snapshot.category_band_edges.get(category)
     if edges is None:
-        return PRICE_BANDS // 2
+        return -1  # a category the catalog does not know: no band to compare with
     return int(np.searchsorted(edges, price, side="right"))
 
 
@@ -328,11 +345,14 @@ def matrix_build(
     # 1. Product behaviour and attributes: a gather (row -1 is the defaults row).
     product_block = snapshot.product_values[rows]
     categories: list[str] = [snapshot.product_category[r] if r >= 0 else "" for r in rows.tolist()]
+    # A product neither the catalog nor the request describes has no category, band (-1) or
+    # price: its user features keep their defaults.
+    priced = rows >= 0
     if snapshot.num_products:
-        bands = np.where(rows >= 0, snapshot.product_band[rows], PRICE_BANDS // 2)
-        rel_price = np.where(rows >= 0, snapshot.product_rel_price[rows], 0.0)
+        bands = np.where(priced, snapshot.product_band[rows], -1)
+        rel_price = np.where(priced, snapshot.product_rel_price[rows], 0.0)
     else:  # an empty catalog has no row for the gather above to index: all are unknown
-        bands = np.full(n, PRICE_BANDS // 2, dtype=np.int64)
+        bands = np.full(n, -1, dtype=np.int64)
         rel_price = np.zeros(n)
     cold_text: dict[str, ProductText] = {}
     if cold_products:
@@ -341,9 +361,10 @@ def matrix_build(
             if attrs is None:
                 continue
             product_block[i], bands[i], rel_price[i] = cold_product_values(snapshot, attrs)
+            priced[i] = True
             categories[i] = attrs.category
             if product_ids[i] not in cold_text:
-                cold_text[product_ids[i]] = product_text_build(attrs, snapshot.field_stats)
+                cold_text[product_ids[i]] = _cold_text(snapshot, attrs)
     matrix[:, _P] = product_block
 
     # 2. Query x product behaviour: a dict look-up per row, then a gather.
@@ -358,26 +379,49 @@ def matrix_build(
     # 3. Text: per distinct query, vectorised over its candidates through the postings.
     matrix[:, _TEXT] = _text_block(snapshot, queries, product_ids, rows, cold_text)
 
-    # 4. User x product: the user's category and price-band affinity, and price gap.
-    # Lifts are always > 0, so ``or`` falls through only for a missing pair.
+    # 4. User x product: the user's category and price-band affinity, and price gap. Where
+    # the product's category, band or price is unknown the feature keeps its default.
+    matrix[:, _USER] = _user_block(snapshot, users, categories, bands, rel_price, priced)
+    return matrix
+
+
+def _user_block(
+    snapshot: FeatureSnapshot,
+    users: Sequence[str],
+    categories: list[str],
+    bands: np.ndarray,
+    rel_price: np.ndarray,
+    priced: np.ndarray,
+) -> np.ndarray:
     user_category, user_band = snapshot.user_category, snapshot.user_band
     category_other, band_other = snapshot.user_category_other, snapshot.user_band_other
-    user_price, user_engagement = snapshot.user_price, snapshot.user_engagement
-    bands_list = bands.tolist()
-    matrix[:, _USER[0]] = np.fromiter(
-        (
-            user_category.get((u, c)) or category_other.get(u, 1.0)
-            for u, c in zip(users, categories, strict=True)
-        ),
-        dtype=np.float64,
-        count=n,
-    )
-    matrix[:, _USER[1]] = np.fromiter(
-        (user_band.get((u, b)) or band_other.get(u, 1.0) for u, b in zip(users, bands_list, strict=True)),
-        dtype=np.float64,
-        count=n,
-    )
-    user_mean_price = np.fromiter((user_price.get(u, 0.0) for u in users), dtype=np.float64, count=n)
-    matrix[:, _USER[2]] = np.abs(rel_price - user_mean_price)
-    matrix[:, _USER[3]] = np.fromiter((user_engagement.get(u, 0.0) for u in users), dtype=np.float64, count=n)
-    return matrix
+
+    # Lifts are always > 0, so ``or`` falls through only for a missing pair.
+    def category_lift(user: str, category: str) -> float:
+        if not category:
+            return 1.0
+        return user_category.get((user, category)) or category_other.get(user, 1.0)
+
+    def band_lift(user: str, band: int) -> float:
+        if band < 0:
+            return 1.0
+        return user_band.get((user, band)) or band_other.get(user, 1.0)
+
+    n = len(users)
+    block = np.empty((n, len(USER_COLUMNS)), dtype=np.float64)
+    first = users[0]
+    if all(u == first for u in users):
+        # One user (a request): look each distinct category and band up once.
+        by_category = {c: category_lift(first, c) for c in set(categories)}
+        by_band = {b: band_lift(first, b) for b in set(bands.tolist())}
+        block[:, 0] = [by_category[c] for c in categories]
+        block[:, 1] = [by_band[b] for b in bands.tolist()]
+        mean_price = np.full(n, snapshot.user_price.get(first, 0.0))
+        block[:, 3] = snapshot.user_engagement.get(first, 0.0)
+    else:
+        block[:, 0] = [category_lift(u, c) for u, c in zip(users, categories, strict=True)]
+        block[:, 1] = [band_lift(u, b) for u, b in zip(users, bands.tolist(), strict=True)]
+        mean_price = np.array([snapshot.user_price.get(u, 0.0) for u in users], dtype=np.float64)
+        block[:, 3] = [snapshot.user_engagement.get(u, 0.0) for u in users]
+    block[:, 2] = np.where(priced, np.abs(rel_price - mean_price), 0.0)
+    return block

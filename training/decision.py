@@ -108,7 +108,8 @@ def decision_make(*, report: dict, has_production: bool, policy: Policy) -> Deci
             REJECTED, "a production model exists but could not be evaluated on these lists", gates
         )
     gain = (model_debiased - production) / production if production > 0 else math.inf
-    gates["beats_production_by_threshold"] = gain >= policy.min_relative_gain
+    # A gain of exactly the threshold passes: 0.42 over 0.40 is 5% even if floats say 4.9999...
+    gates["beats_production_by_threshold"] = gain >= policy.min_relative_gain - 1e-9
     gates["interval_above_zero"] = interval is not None and len(interval) == 2 and float(interval[0]) > 0
     detail = (
         f"debiased NDCG@10 {model_debiased:.4f} vs production {production:.4f} "

@@ -59,6 +59,20 @@ def test_an_unknown_product_with_a_query_differs_from_the_defaults_only_in_the_q
     assert values.tolist() == expected
 
 
+def test_an_unknown_product_without_attributes_keeps_a_known_users_features_at_their_defaults(snapshot):
+    """Nothing is known of the product (no category, band or price), so nothing about the user
+    can be compared with it: not the user's lift for categories they never engaged with."""
+    values = build(snapshot, [("running shoes", "U1", "NOT-IN-CATALOG")])[0]
+    for name in matrix.USER_COLUMNS[:3]:
+        assert values[contract.INDEX[name]] == contract.DEFAULTS[contract.INDEX[name]], name
+
+
+def test_a_cold_start_product_in_a_category_the_catalog_lacks_has_no_price_band_lift(snapshot):
+    attrs = ProductAttributes(title="Mystery Gadget", price=30.0, category="gadgets")
+    values = build(snapshot, [("gadget", "U1", "NEW-3")], cold_products={"NEW-3": attrs})[0]
+    assert values[contract.INDEX["u_price_band_lift"]] == 1.0
+
+
 def test_a_catalog_product_without_history_has_default_behaviour_and_its_catalog_attributes(snapshot):
     values = build(snapshot, [("", "nobody", "P3")])[0]
     for name in matrix.PRODUCT_COLUMNS + matrix.QP_COLUMNS:
