@@ -127,7 +127,11 @@ def _csv_blocks(frame: pd.DataFrame, rows_per_block: int = 200_000):
     frame = _for_csv(frame)
     for start in range(0, len(frame), rows_per_block):
         buffer = io.StringIO()
-        frame.iloc[start : start + rows_per_block].to_csv(buffer, index=False, header=False)
+        # "\r\n" line ends make the writer quote a lone "\r" inside a value too, which COPY
+        # would otherwise take for the end of a row.
+        frame.iloc[start : start + rows_per_block].to_csv(
+            buffer, index=False, header=False, lineterminator="\r\n"
+        )
         yield buffer.getvalue()
 
 

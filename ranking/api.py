@@ -184,6 +184,7 @@ ERROR_RESPONSES = {
     403: _error("No valid API key (SEARCHOP_REQUIRE_API_KEY on): missing, unknown, revoked or expired."),
     413: _error("The body is larger than SEARCHOP_MAX_BODY_BYTES."),
     406: _error("The Accept header rules out application/json."),
+    411: _error("A chunked body without Content-Length: send the length."),
     415: _error("The body is not application/json."),
     429: _error("This key's requests per minute are used up; retry after retry_after_seconds."),
 }
@@ -238,6 +239,26 @@ class MachineAPIView(APIView):
 
     def permission_denied(self, request, message=None, code=None):
         raise exceptions.NotAuthenticated(f"authorization: {message or ApiKeyRequired.message}")
+
+    def get_authenticate_header(self, request):
+        # A challenge makes DRF answer 401 (not 403) to a missing or bad key.
+        return "Api-Key"
+
+    def initial(self, request, *args, **kwargs):
+        # Django reads no body it was not told the length of: a chunked body would arrive
+        # empty and be refused for the wrong reason, so say what is wrong instead.
+        if (
+            request.method == "POST"
+            and request.META.get("HTTP_TRANSFER_ENCODING")
+            and not request.META.get("CONTENT_LENGTH")
+        ):
+            raise LengthRequired("body: send a Content-Length; chunked request bodies are not read")
+        super().initial(request, *args, **kwargs)
+
+
+class LengthRequired(exceptions.APIException):
+    status_code = 411
+    default_code = "length_required"
 
 
 class RankView(MachineAPIView):

@@ -25,6 +25,8 @@ errorlog = "-"
 loglevel = os.environ.get("GUNICORN_LOGLEVEL", "info")
 # Load the app in each worker (not in the master): model loading threads belong to workers.
 preload_app = False
+# gunicorn 27's control socket defaults to one path per user, shared by every instance on the host.
+control_socket_disable = os.environ.get("GUNICORN_CONTROL_SOCKET", "0") != "1"
 
 _default_dir = str(Path(tempfile.gettempdir()) / "searchop-prometheus")
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", _default_dir)

@@ -214,3 +214,11 @@ def test_revoking_a_key_in_the_admin_refuses_it(admin_client, client):
     assert record.revoked
     KEY_CACHE.clear()
     assert_key_refused(rank_with(client, key))
+
+
+def test_a_request_without_a_key_gets_a_401_with_an_api_key_challenge(client, settings):
+    settings.SEARCHOP_REQUIRE_API_KEY = True
+    response = client.post("/api/rank", data={"query": "x", "products": []}, content_type="application/json")
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Api-Key"
+    assert response.json()["errors"][0]["field"] == "authorization"

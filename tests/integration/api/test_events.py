@@ -251,3 +251,11 @@ def test_the_answer_comes_only_after_the_batch_is_committed(client):
     reader.join()
 
     assert seen == [2]
+
+
+def test_carriage_returns_and_tabs_inside_text_fields_are_stored_as_sent(client):
+    """A lone \\r ended the row for COPY (found by schemathesis); now quoted by the writer."""
+    result = ingest(client, [event("click", query="red\rshoes", user_id="u\tser", session_id="s\r\n1")])
+    assert result["stored"] == 1
+    stored = Event.objects.get()
+    assert (stored.query, stored.user_id, stored.session_id) == ("red\rshoes", "u\tser", "s\r\n1")

@@ -360,3 +360,13 @@ def test_no_input_gets_a_500_and_every_refusal_has_the_error_shape(client, body)
     else:
         assert response.status_code in (400, 413), (body, response.content[:500])
         assert_error_shape(response)
+
+
+def test_a_chunked_body_without_a_length_gets_a_411_naming_the_body(client):
+    response = client.post(
+        "/api/rank", data=b"", content_type="application/json", HTTP_TRANSFER_ENCODING="chunked"
+    )
+    assert response.status_code == 411
+    assert response.json()["errors"] == [
+        {"field": "body", "problem": "send a Content-Length; chunked request bodies are not read"}
+    ]
