@@ -138,7 +138,6 @@ class ImpressionLogWriter:
             written += len(batch)
             observability.IMPRESSION_LOG_WRITTEN.inc(len(batch))
 
-
     def _write_one_by_one(self, batch: list[SearchRequest]) -> int:
         written = 0
         for row in batch:

@@ -228,6 +228,9 @@ SEARCHOP_TRAINING = {
     # and reported beside it.
     "position_bias": env.bool("SEARCHOP_POSITION_BIAS", default=True),
     "position_bias_regularization": env.float("SEARCHOP_POSITION_BIAS_REGULARIZATION", default=0.1),
+    # Without early stopping the validation curve is only reported: every 10th round is
+    # enough, and computing it every round made training 1.3-1.4x a bare lightgbm.train.
+    "validation_every": env.int("SEARCHOP_VALIDATION_EVERY", default=10),
 }
 SEARCHOP_EVALUATION = {
     "bootstrap_resamples": env.int("SEARCHOP_BOOTSTRAP_RESAMPLES", default=1000),

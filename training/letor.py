@@ -50,7 +50,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 import lightgbm as lgb
 import numpy as np
@@ -228,7 +228,7 @@ class _Block:
 def _open_binary(path: PathLike) -> IO[bytes]:
     with open(path, "rb") as probe:
         gzipped = probe.read(2) == b"\x1f\x8b"
-    return gzip.open(path, "rb") if gzipped else open(path, "rb")
+    return cast(IO[bytes], gzip.open(path, "rb") if gzipped else open(path, "rb"))
 
 
 def _blocks(path: PathLike) -> Iterator[tuple[int, bytes]]:
@@ -681,7 +681,7 @@ def letor_train_evaluate(
     started = time.perf_counter()
     train_set = lgb.Dataset(train.features, label=train.labels, group=train.groups)
     valid_set = lgb.Dataset(valid.features, label=valid.labels, group=valid.groups, reference=train_set)
-    callbacks = []
+    callbacks: list = []
     if early_stopping_rounds:
         callbacks.append(lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False))
     booster = lgb.train(

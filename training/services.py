@@ -255,6 +255,7 @@ def ranker_fit(*, dataset: Dataset, position_bias: bool) -> TrainResult:
         propensity=dataset.train_propensity,
         position_bias=position_bias,
         position_bias_regularization=config["position_bias_regularization"],
+        validation_every=config["validation_every"],
     )
 
 
@@ -380,7 +381,10 @@ def model_train(
                 "num_trees": chosen.num_trees,
                 "seconds": round(chosen.seconds, 3),
                 "validation_metric": "debiased_ndcg@10",
-                "validation_curve": [round(v, 6) for v in chosen.validation_curve],
+                "validation_curve": [
+                    [round_, round(value, 6)]
+                    for round_, value in zip(chosen.validation_rounds, chosen.validation_curve, strict=True)
+                ],
             },
         }
     )
@@ -598,7 +602,9 @@ def training_data_export(
             query_file=query_file,
         )
         # No comment line in the file itself: LightGBM's own loader refuses "#" comments.
-        Path(f"{path}.features").write_text("".join(f"{i} {name}\n" for i, name in enumerate(contract.NAMES, 1)))
+        Path(f"{path}.features").write_text(
+            "".join(f"{i} {name}\n" for i, name in enumerate(contract.NAMES, 1))
+        )
         info["rows"] = len(lists)
     return {
         "path": path,

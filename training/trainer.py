@@ -78,19 +78,33 @@ class TrainResult:
     params: dict
     position_bias: bool
     validation_curve: list[float] = field(default_factory=list)
+    validation_rounds: list[int] = field(default_factory=list)  # the round of each curve point
 
 
-def _debiased_feval(valid: RankingSet, propensity: metrics.PropensityModel):
-    """LightGBM feval: the pooled propensity-weighted NDCG@10 of the validation lists."""
+class _DebiasedFeval:
+    """LightGBM feval: the pooled propensity-weighted NDCG@10 of the validation lists,
+    computed every ``every`` rounds (and at the first and last); in between it repeats the
+    last value, because computing it costs more than a round of boosting on small data."""
 
-    def feval(predictions: np.ndarray, dataset: lgb.Dataset):
-        ranks = metrics.ranks_from_scores(valid.list_index, predictions)
-        value = metrics.debiased_ndcg_at_k(
-            valid.list_index, ranks, valid.labels, logged_positions=valid.positions, propensity=propensity
-        )
-        return VALIDATION_METRIC, value, True
+    def __init__(self, valid: RankingSet, propensity: metrics.PropensityModel, *, every: int, rounds: int):
+        self.valid, self.propensity, self.every, self.rounds = valid, propensity, max(every, 1), rounds
+        self.calls = 0
+        self.last = float("nan")
+        self.points: list[tuple[int, float]] = []
 
-    return feval
+    def __call__(self, predictions: np.ndarray, dataset: lgb.Dataset):
+        self.calls += 1
+        if self.calls == 1 or self.calls % self.every == 0 or self.calls == self.rounds:
+            ranks = metrics.ranks_from_scores(self.valid.list_index, predictions)
+            self.last = metrics.debiased_ndcg_at_k(
+                self.valid.list_index,
+                ranks,
+                self.valid.labels,
+                logged_positions=self.valid.positions,
+                propensity=self.propensity,
+            )
+            self.points.append((self.calls, self.last))
+        return VALIDATION_METRIC, self.last, True
 
 
 def ranker_train(
@@ -104,6 +118,7 @@ def ranker_train(
     propensity: metrics.PropensityModel,
     position_bias: bool,
     position_bias_regularization: float = 0.0,
+    validation_every: int = 1,
 ) -> TrainResult:
     """Train a LambdaMART ranker grouped by list.
 
@@ -125,8 +140,9 @@ def ranker_train(
     )
     callbacks: list = []
     curve: list[float] = []
-    valid_sets, feval = [], None
-    evaluation: dict = {}
+    curve_rounds: list[int] = []
+    valid_sets: list[lgb.Dataset] = []
+    feval: _DebiasedFeval | None = None
     if valid is not None and valid.num_lists > 0:
         valid_set = lgb.Dataset(
             valid.features,
@@ -136,8 +152,10 @@ def ranker_train(
             feature_name=feature_names,
         )
         valid_sets = [valid_set]
-        feval = _debiased_feval(valid, propensity)
-        callbacks.append(lgb.record_evaluation(evaluation))
+        # Early stopping needs the metric every round; otherwise every ``validation_every``.
+        feval = _DebiasedFeval(
+            valid, propensity, every=1 if early_stopping_rounds else validation_every, rounds=num_boost_round
+        )
         if early_stopping_rounds:
             callbacks.append(lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False))
     booster = lgb.train(
@@ -149,8 +167,9 @@ def ranker_train(
         feval=feval,
         callbacks=callbacks,
     )
-    if valid_sets:
-        curve = [float(v) for v in evaluation["validation"][VALIDATION_METRIC]]
+    if feval is not None:
+        curve_rounds = [round_ for round_, _ in feval.points]
+        curve = [float(value) for _, value in feval.points]
     best = booster.best_iteration or booster.current_iteration()
     if best and best < booster.current_iteration():
         # Keep only the trees up to the best round: the stored model is what was validated.
@@ -163,6 +182,7 @@ def ranker_train(
         params=params,
         position_bias=position_bias,
         validation_curve=curve,
+        validation_rounds=curve_rounds,
     )
 
 
