@@ -138,10 +138,10 @@ class ApiKeyRateThrottle(throttling.BaseThrottle):
         if client_redis is not None:
             try:
                 key = f"searchop:throttle:{client.id}:{window}"
-                with client_redis.pipeline(transaction=False) as pipe:
-                    pipe.incr(key)
-                    pipe.expire(key, 61, nx=True)
-                    count = int(pipe.execute()[0])
+                # One round trip in the common case; the window's first request sets its expiry.
+                count = int(client_redis.incr(key))
+                if count == 1:
+                    client_redis.expire(key, 61)
             except Exception:  # Redis down: throttle per worker rather than fail the request
                 count = _LOCAL.incr(client.id, window)
         else:

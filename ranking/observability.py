@@ -24,6 +24,17 @@ RANK_STEP_LATENCY = Histogram(
     ["step"],
     buckets=STEP_BUCKETS,
 )
+_STEP_CHILDREN: dict = {}
+
+
+def rank_step(step: str):
+    """The step's histogram child, bound once (``labels()`` costs a lock and a look-up per call)."""
+    child = _STEP_CHILDREN.get(step)
+    if child is None:
+        child = _STEP_CHILDREN[step] = RANK_STEP_LATENCY.labels(step=step)
+    return child
+
+
 RANK_CANDIDATES = Histogram(
     "searchop_rank_candidates",
     "Candidates per rank request.",

@@ -316,4 +316,4 @@ def response_build(
 
 def step_metrics_observe(timings: Mapping[str, float]) -> None:
     for step, seconds in timings.items():
-        observability.RANK_STEP_LATENCY.labels(step=step).observe(seconds)
+        observability.rank_step(step).observe(seconds)
