@@ -17,8 +17,10 @@ Uses the database ``bench/build_features.py`` fills for that size (``<name>_1m``
 3. Beside each, in the same run and alternating with it: ``booster_train_bare``, a bare
    ``lightgbm.train`` on the same training matrix with the exact params the trainer used
    and the rounds it ran. Both models must predict the same scores (checked).
-4. The ratio trainer / bare (the goal is <= 1.2x) and a markdown table, also written to
-   docs/bench_train.md. Best of ``--repeat`` (default 3) for each; the load average beside.
+4. The ratio trainer / bare (the goal is <= 1.2x), in wall time and in the process's CPU
+   time (steadier on a shared machine), and a markdown table, also written to
+   docs/bench_train.md (one block per size). Best of ``--repeat`` (default 3) for each; the
+   load average beside.
 """
 
 from __future__ import annotations
@@ -92,15 +94,22 @@ def main() -> None:
     config = settings.SEARCHOP_TRAINING
     rows = []
     for position_bias in (config["position_bias"], not config["position_bias"]):
-        ours, bare, loads = [], [], []
+        ours, bare, loads, ours_cpu, bare_cpu = [], [], [], [], []
         same = None
         for attempt in range(1, args.repeat + 1):
             loads.append(load_now())
+            cpu = _cpu_seconds()
             result = ranker_fit(dataset=dataset, position_bias=position_bias)
-            rounds = len(result.validation_curve) or result.num_trees
+            ours_cpu.append(_cpu_seconds() - cpu)
+            # The rounds it ran: the curve's last point is the last round (every round with
+            # early stopping, every few otherwise); without a validation set, its trees.
+            rounds = (getattr(result, "validation_rounds", None) or [len(result.validation_curve)])[-1]
+            rounds = rounds or result.num_trees
+            cpu = _cpu_seconds()
             booster, bare_seconds = booster_train_bare(
                 train=train, params=result.params, num_boost_round=rounds, position_bias=position_bias
             )
+            bare_cpu.append(_cpu_seconds() - cpu)
             ours.append(result.seconds)
             bare.append(bare_seconds)
             if same is None:
@@ -111,7 +120,7 @@ def main() -> None:
             print(
                 f"[{'with' if position_bias else 'without'} position bias, run {attempt}] ranker_fit "
                 f"{result.seconds:.2f} s ({rounds} rounds, {result.num_trees} trees kept), bare lightgbm.train "
-                f"{bare_seconds:.2f} s, load {loads[-1]}",
+                f"{bare_seconds:.2f} s; CPU {ours_cpu[-1]:.1f} s and {bare_cpu[-1]:.1f} s, load {loads[-1]}",
                 flush=True,
             )
         rows.append(
@@ -124,6 +133,8 @@ def main() -> None:
                 "bare": min(bare),
                 "ours_median": statistics.median(ours),
                 "bare_median": statistics.median(bare),
+                "ours_cpu": min(ours_cpu),
+                "bare_cpu": min(bare_cpu),
                 "rounds": rounds,
                 "trees": result.num_trees,
                 "max_diff": same,
@@ -134,25 +145,27 @@ def main() -> None:
     table, notes = report(args, events, train, dataset, loading, rows, settings)
     print("\n" + "\n".join(table) + "\n\n" + notes)
     if not args.no_write:
-        _write_report(Path(args.output), table, notes)
+        _write_report(Path(args.output), table, notes, size_label(args.events))
 
 
 def report(args, events, train, dataset, loading, rows, settings) -> tuple[list[str], str]:
     loading_seconds, loading_load, history = loading
     table = [
-        "| step | seconds (best) | median | vs bare `lightgbm.train` (goal <= 1.2x) | load 1/5 min |",
-        "|---|---:|---:|---:|---|",
+        "| step | seconds (best) | median | vs bare `lightgbm.train` (goal <= 1.2x) | CPU s (best) | CPU vs bare | "
+        "load 1/5 min |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
     for row in rows:
         chosen = " (the configured one)" if row["chosen"] else ""
         table += [
             f"| `ranker_fit`, {row['variant']}{chosen}: {row['rounds']} rounds | {row['ours']:.2f} | "
-            f"{row['ours_median']:.2f} | **{row['ours'] / row['bare']:.2f}x** | {', '.join(row['loads'])} |",
+            f"{row['ours_median']:.2f} | **{row['ours'] / row['bare']:.2f}x** | {row['ours_cpu']:.1f} | "
+            f"{row['ours_cpu'] / row['bare_cpu']:.2f}x | {', '.join(row['loads'])} |",
             f"| bare `lightgbm.train`, same matrix, params and rounds | {row['bare']:.2f} | "
-            f"{row['bare_median']:.2f} | 1.00x | |",
+            f"{row['bare_median']:.2f} | 1.00x | {row['bare_cpu']:.1f} | 1.00x | |",
         ]
     table.append(
-        f"| loading the data apart: `dataset_build` (2 feature sets, lists, matrices) | {loading_seconds:.1f} | | | "
+        f"| loading the data apart: `dataset_build` (2 feature sets, lists, matrices) | {loading_seconds:.1f} | | | | | "
         f"{loading_load} |"
     )
     params = settings.SEARCHOP_LIGHTGBM_PARAMS
@@ -175,15 +188,25 @@ def report(args, events, train, dataset, loading, rows, settings) -> tuple[list[
     return table, "\n".join(notes)
 
 
+def _cpu_seconds() -> float:
+    """This process's CPU time (all its threads): steadier than wall time on a shared machine,
+    where a descheduled OpenMP thread holds the other one up at every barrier."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _lightgbm_version() -> str:
     import lightgbm
 
     return lightgbm.__version__
 
 
-def _write_report(path: Path, table: list[str], notes: str) -> None:
+def _write_report(path: Path, table: list[str], notes: str, label: str) -> None:
+    """One block per database size, between its own markers."""
     text = path.read_text() if path.exists() else ""
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
+    begin, end = f"<!-- bench:{label}:begin -->", f"<!-- bench:{label}:end -->"
     block = f"{begin}\n" + "\n".join(table) + f"\n\n{notes}\n{end}"
     if begin in text and end in text:
         text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
