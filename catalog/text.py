@@ -125,7 +125,11 @@ def doc_weights(tokens: Sequence[str], stats: TextStats) -> DocWeights:
 
 def query_tfidf(tokens: Sequence[str], stats: TextStats) -> dict[str, float]:
     """The query's unit TF-IDF vector (terms unknown to the collection get the highest IDF)."""
-    counts = Counter(tokens)
+    return query_tfidf_counts(Counter(tokens), stats)
+
+
+def query_tfidf_counts(counts: Mapping[str, int], stats: TextStats) -> dict[str, float]:
+    """``query_tfidf`` from term counts (in first-occurrence order) computed once per query."""
     raw = {term: (1.0 + math.log(tf)) * stats.idf(term) for term, tf in counts.items()}
     length_l2 = math.sqrt(sum(v * v for v in raw.values())) or 1.0
     return {term: v / length_l2 for term, v in raw.items()}

@@ -280,8 +280,10 @@ class RankView(MachineAPIView):
     )
     def post(self, request):
         started = time.perf_counter()
+        data = request.data
+        parsed = time.perf_counter()
         try:
-            rank_request = rank_request_validate(request.data)
+            rank_request = rank_request_validate(data)
         except RankInputError as error:
             observability.RANK_REJECTED.labels(status=str(error.status)).inc()
             raise InvalidInput([{"field": error.field, "problem": error.problem}], error.status) from error
@@ -292,7 +294,7 @@ class RankView(MachineAPIView):
             raise ModelUnavailable(f"model: {error}; retry shortly") from error
         result = rank_run(state, rank_request)
         request_id = uuid.uuid4().hex
-        logged = time.perf_counter()
+        log_started = time.perf_counter()
         returned_ids = [rank_request.candidates[i].id for i in result.order.tolist()]
         impression_log_record(
             request_id=request_id,
@@ -304,12 +306,19 @@ class RankView(MachineAPIView):
             model_version=state.model_version,
             fallback=state.fallback,
         )
+        logged = time.perf_counter()
         body = response_build(request=rank_request, result=result, state=state, request_id=request_id)
         finished = time.perf_counter()
-        timings = {"validate": validated - started, **result.timings, "log": finished - logged}
+        timings = {
+            "parse": parsed - started,
+            "validate": validated - parsed,
+            **result.timings,
+            "log": logged - log_started,
+            "respond": finished - logged,
+        }
         step_metrics_observe(timings)
         version_label = str(state.model_version) if not state.fallback else "fallback"
-        observability.RANK_LATENCY.labels(model_version=version_label).observe(finished - started)
+        observability.rank_latency(version_label).observe(finished - started)
         observability.RANK_CANDIDATES.observe(len(rank_request.candidates))
         if state.fallback:
             reason = "no_model" if state.fallback_reason == "no production model" else "model_failed"

@@ -323,6 +323,13 @@ def _user_tables(
 # ---------------------------------------------------------------------------------------
 
 
+def _by_query(qp_row: dict[tuple[str, str], int]) -> dict[str, dict[str, int]]:
+    nested: dict[str, dict[str, int]] = {}
+    for (query, product), row in qp_row.items():
+        nested.setdefault(query, {})[product] = row
+    return nested
+
+
 def snapshot_build(
     *,
     catalog: pd.DataFrame,
@@ -415,6 +422,7 @@ def snapshot_build(
         product_text=product_text,
         postings=matrix.postings_build(product_text),
         qp_row=qp_row,
+        qp_by_query=_by_query(qp_row),
         qp_values=qp_values,
         user_category=dict(
             zip(

@@ -47,11 +47,20 @@ TEXT_COLUMNS = [
 ]
 USER_COLUMNS = ["u_category_lift", "u_price_band_lift", "u_price_gap", "u_engagement"]
 
-_P = [contract.INDEX[name] for name in PRODUCT_COLUMNS]
-_QP = [contract.INDEX[name] for name in QP_COLUMNS]
+
+def _block(names: list[str]) -> slice | list[int]:
+    """A group's columns as a slice when they are contiguous in the contract (a cheap copy)."""
+    indices = [contract.INDEX[name] for name in names]
+    if indices == list(range(indices[0], indices[-1] + 1)):
+        return slice(indices[0], indices[-1] + 1)
+    return indices
+
+
+_P = _block(PRODUCT_COLUMNS)
+_QP = _block(QP_COLUMNS)
 _STATIC = [contract.INDEX[name] for name in STATIC_COLUMNS]
-_TEXT = [contract.INDEX[name] for name in TEXT_COLUMNS]
-_USER = [contract.INDEX[name] for name in USER_COLUMNS]
+_TEXT = _block(TEXT_COLUMNS)
+_USER = _block(USER_COLUMNS)
 _STATIC_IN_P = [PRODUCT_COLUMNS.index(name) for name in STATIC_COLUMNS]
 
 
@@ -106,6 +115,7 @@ class FeatureSnapshot:
     product_text: list[ProductText]
     postings: dict[str, tuple[np.ndarray, np.ndarray]]  # term -> (product rows, their 9 weights)
     qp_row: dict[tuple[str, str], int]
+    qp_by_query: dict[str, dict[str, int]]  # the same rows by query, then product: no tuple per look-up
     qp_values: np.ndarray  # (m + 1, len(QP_COLUMNS)); the last row holds the defaults
     user_category: dict[tuple[str, str], float]
     user_band: dict[tuple[str, int], float]
@@ -155,10 +165,10 @@ def product_text_build(attrs: ProductAttributes, field_stats: Sequence[text.Text
 
 def query_text_build(query_norm: str, field_stats: Sequence[text.TextStats]) -> QueryText:
     tokens = tuple(text.tokenize(query_norm))
-    vectors = [text.query_tfidf(tokens, stats) for stats in field_stats[:NUM_FIELDS]]
     multiplicity: dict[str, int] = {}
     for token in tokens:
         multiplicity[token] = multiplicity.get(token, 0) + 1
+    vectors = [text.query_tfidf_counts(multiplicity, stats) for stats in field_stats[:NUM_FIELDS]]
     counts = tuple(
         (term, mult, tuple(vec.get(term, 0.0) for vec in vectors)) for term, mult in multiplicity.items()
     )
@@ -218,22 +228,21 @@ def _text_known(query: QueryText, postings: Mapping, rows: np.ndarray, titles: l
     out = np.zeros((n, len(TEXT_COLUMNS)), dtype=np.float64)
     found = np.zeros(n, dtype=np.float64)
     in_title = np.zeros(n, dtype=np.float64)
+    sums = out[:, 0:9]
     for term, mult, q_vector in query.counts:
         posting = postings.get(term)
         if posting is None:
             continue
         term_rows, term_weights = posting
         at = np.searchsorted(term_rows, rows)
-        at[at >= len(term_rows)] = 0
+        np.minimum(at, len(term_rows) - 1, out=at)
         hit = term_rows[at] == rows
-        if not hit.any():
-            continue
-        weights = term_weights[at]
-        weights[~hit] = 0.0
-        out[:, 0:5] += mult * weights[:, 0:5]
-        out[:, 5:9] += weights[:, 5:9] * np.asarray(q_vector)
+        # Rows without the term get weight 0; BM25 weights times the term's multiplicity,
+        # cosine weights times the query's TF-IDF weight, as in ``text_features``.
+        weights = term_weights[at] * hit[:, None]
+        sums += weights * np.array((mult, mult, mult, mult, mult, *q_vector))
         found += hit
-        in_title += hit & (weights[:, 0] > 0)
+        in_title += weights[:, 0] > 0
     num_terms = len(query.counts)
     if num_terms:
         out[:, 9] = [1.0 if query.norm in title else 0.0 for title in titles]
@@ -253,7 +262,7 @@ def _text_block(
     n = len(rows)
     block = np.zeros((n, len(TEXT_COLUMNS)), dtype=np.float64)
     first = queries[0]
-    if all(q == first for q in queries):
+    if len(set(queries)) == 1:
         groups: list[tuple[str, np.ndarray]] = [(first, np.arange(n))]
     else:
         codes, uniques = _factorize(queries)
@@ -287,6 +296,7 @@ def _factorize(values: Sequence[str]) -> tuple[np.ndarray, list[str]]:
 
 
 COLD_TEXT_CACHE_SIZE = 20_000
+_NO_ROWS: dict[str, int] = {}
 
 
 def _cold_text(snapshot: FeatureSnapshot, attrs: ProductAttributes) -> ProductText:
@@ -339,8 +349,8 @@ def matrix_build(
     matrix = np.empty((n, len(contract.NAMES)), dtype=np.float64)
     if n == 0:
         return matrix
-    product_row = snapshot.product_row
-    rows = np.fromiter((product_row.get(pid, -1) for pid in product_ids), dtype=np.int64, count=n)
+    get_row = snapshot.product_row.get
+    rows = np.array([get_row(pid, -1) for pid in product_ids], dtype=np.int64)
 
     # 1. Product behaviour and attributes: a gather (row -1 is the defaults row).
     product_block = snapshot.product_values[rows]
@@ -368,12 +378,15 @@ def matrix_build(
     matrix[:, _P] = product_block
 
     # 2. Query x product behaviour: a dict look-up per row, then a gather.
-    qp_row = snapshot.qp_row
-    qp_rows = np.fromiter(
-        (qp_row.get((q, pid), -1) for q, pid in zip(queries, product_ids, strict=True)),
-        dtype=np.int64,
-        count=n,
-    )
+    qp_by_query = snapshot.qp_by_query
+    if len(set(queries)) == 1:
+        get_qp = qp_by_query.get(queries[0], _NO_ROWS).get
+        qp_rows = np.array([get_qp(pid, -1) for pid in product_ids], dtype=np.int64)
+    else:
+        qp_rows = np.array(
+            [qp_by_query.get(q, _NO_ROWS).get(pid, -1) for q, pid in zip(queries, product_ids, strict=True)],
+            dtype=np.int64,
+        )
     matrix[:, _QP] = snapshot.qp_values[qp_rows]
 
     # 3. Text: per distinct query, vectorised over its candidates through the postings.
@@ -410,7 +423,7 @@ def _user_block(
     n = len(users)
     block = np.empty((n, len(USER_COLUMNS)), dtype=np.float64)
     first = users[0]
-    if all(u == first for u in users):
+    if len(set(users)) == 1:
         # One user (a request): look each distinct category and band up once.
         by_category = {c: category_lift(first, c) for c in set(categories)}
         by_band = {b: band_lift(first, b) for b in set(bands.tolist())}

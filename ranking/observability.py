@@ -25,6 +25,14 @@ RANK_STEP_LATENCY = Histogram(
     buckets=STEP_BUCKETS,
 )
 _STEP_CHILDREN: dict = {}
+_LATENCY_CHILDREN: dict = {}
+
+
+def rank_latency(model_version: str):
+    child = _LATENCY_CHILDREN.get(model_version)
+    if child is None:
+        child = _LATENCY_CHILDREN[model_version] = RANK_LATENCY.labels(model_version=model_version)
+    return child
 
 
 def rank_step(step: str):

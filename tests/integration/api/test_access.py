@@ -160,6 +160,20 @@ def test_the_count_is_shared_by_every_worker_through_redis(client, throttle_coun
     assert rank_with(client, key).status_code == 429
 
 
+def test_a_key_with_a_high_limit_reaches_redis_in_batches_of_20_requests(client, throttle_counts):
+    """40,000 a minute: one INCRBY per 20 requests; the worker still counts every request."""
+    store, clear = throttle_counts
+    busy, key = api_client("busy", requests_per_minute=40_000)
+    clear(busy)
+    wait_for_a_fresh_minute()
+
+    statuses = [rank_with(client, key).status_code for _ in range(45)]
+
+    assert statuses == [200] * 45
+    shared = store.get(f"searchop:throttle:{busy.pk}:{int(time.time() // 60)}")
+    assert int(shared) == 40  # two batches sent, five requests still pending in this worker
+
+
 # ---------------------------------------------------------------------------------------
 # The admin
 # ---------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from tests.integration.api.support import EVENTS, RANK, metric_value, post_json,
 
 pytestmark = pytest.mark.django_db
 
-STEPS = ("validate", "features", "score", "order", "log")
+STEPS = ("parse", "validate", "features", "score", "order", "log", "respond")
 
 
 def test_health_answers_healthy_without_touching_the_database(client, django_assert_num_queries):
