@@ -56,7 +56,9 @@ def query_segments(
     the torso, the rest the tail. A query never seen before is tail."""
     if not query_lists:
         return {}
-    frame = pd.Series(query_lists, dtype="float64").sort_values(ascending=False, kind="stable")
+    # Most frequent first, ties by the query text: the same segments whatever the row order.
+    frame = pd.Series(query_lists, dtype="float64")
+    frame = frame.iloc[np.lexsort((frame.index.to_numpy(dtype=str), -frame.to_numpy()))]
     cumulative = frame.cumsum() / frame.sum()
     before = cumulative - frame / frame.sum()
     segment = np.where(
