@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from catalog.models import SearchRequest
-from ranking.impression_log import WRITER, ImpressionLogWriter, _row
+from ranking.impression_log import WRITER, ImpressionLogWriter, LoggedRequest, search_requests_write
 from tests.factories import ContractModelVersionFactory
 from tests.integration.api.support import RANK, metric_value, post_json, product, serve_current
 
@@ -42,12 +42,12 @@ def returned_ids(body: dict) -> list[str]:
     return [item["id"] for item in body["ranked_products"]]
 
 
-def logged_row(request_id: str, timestamp_offset: int = 0):
-    return _row(
+def logged_row(request_id: str, timestamp_offset: int = 0, query: str = "q") -> LoggedRequest:
+    return LoggedRequest(
         request_id=request_id,
         timestamp=timezone.now() + timedelta(seconds=timestamp_offset),
-        query="q",
-        query_norm="q",
+        query=query,
+        query_norm=query,
         user_id="",
         session_id="",
         product_ids=["A"],
@@ -199,3 +199,52 @@ def test_rows_the_database_refuses_stay_queued_and_are_written_once_it_accepts(w
         "r1",
         "r2",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_is_written_with_every_field_as_logged(writer):
+    row = logged_row("r0", query="red shoes")._replace(
+        product_ids=["A", 'say "hi"\\'], model_version=7, fallback=False
+    )
+
+    search_requests_write([row])
+
+    stored = SearchRequest.objects.get(request_id="r0")
+    assert (stored.query, stored.query_norm, stored.product_ids, stored.model_version, stored.fallback) == (
+        "red shoes",
+        "red shoes",
+        ["A", 'say "hi"\\'],
+        7,
+        False,
+    )
+    assert stored.timestamp == row.timestamp
+    assert stored.source == SearchRequest.Source.API
+    assert stored.randomised is False
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_the_database_refuses_is_dropped_and_counted_and_the_rest_of_its_batch_is_written(
+    client, writer
+):
+    dropped = metric_value(client, "searchop_impression_log_dropped_total")
+    writer.append(logged_row("r0"))
+    writer.append(logged_row("r1", query="q" * 600))  # longer than the column holds
+    writer.append(logged_row("r2"))
+
+    assert writer.flush() == 2
+
+    assert sorted(SearchRequest.objects.values_list("request_id", flat=True)) == ["r0", "r2"]
+    assert metric_value(client, "searchop_impression_log_dropped_total") == dropped + 1
+    assert writer.pending() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_request_id_logged_twice_is_stored_once(writer):
+    writer.append(logged_row("r0"))
+    writer.flush()
+    writer.append(logged_row("r0", timestamp_offset=5))
+    writer.append(logged_row("r1"))
+
+    writer.flush()
+
+    assert sorted(SearchRequest.objects.values_list("request_id", flat=True)) == ["r0", "r1"]
