@@ -393,6 +393,8 @@ def _verify(model_version: ModelVersion) -> None:
             input=model_version.model_text,
             capture_output=True,
             text=True,
+            # A corrupted model can make LightGBM print bytes that are not UTF-8.
+            errors="replace",
             timeout=timeout,
             cwd=settings.BASE_DIR,
             check=False,
