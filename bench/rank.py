@@ -1,6 +1,7 @@
 """Benchmark: POST /api/rank against a floor endpoint, in the production configuration.
 
-    .venv/bin/python bench/rank.py [--duration 15] [--connections 4]
+    apt-get install wrk        # once: the load generator
+    .venv/bin/python bench/rank.py [--duration 15] [--connections 4] [--repeat 3]
 
 Production configuration: PostgreSQL, gunicorn with 2 sync workers (searchop_site/
 gunicorn.conf.py), DEBUG off, an API key required (one whose throttle is far above the
@@ -12,11 +13,13 @@ gunicorn configuration, that parses the same payload and returns it reordered.
 Measured in the same run with wrk (on the same 2-core machine, so the load generator takes
 CPU from the server, as in the issue's reference figures):
 1. throughput and latency percentiles of the floor and of /api/rank with 100 candidates at
-   4 connections; the ratio rank / floor (goal >= 0.6) and rank's p99 (goal <= 8 ms);
+   4 connections, the two alternating ``--repeat`` times; the ratio rank / floor (goal >= 0.6)
+   and rank's p99 (goal <= 8 ms) of each round and their medians;
 2. latency of one connection at 10, 100 and 1,000 candidates (goal: at most linear growth);
 3. the time of each step of the rank pipeline from the server's own histograms.
 
-Writes docs/bench_rank.md.
+Writes docs/bench_rank.md (unless ``--no-write``). ``--impression-log off`` measures what the
+log costs (not the production configuration: nothing is written then).
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ import argparse
 import json
 import os
 import re
+import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,7 +54,7 @@ if key and key ~= "" then wrk.headers["Authorization"] = "Api-Key " .. key end
 """
 
 
-def environment() -> dict:
+def environment(impression_log: str = "thread") -> dict:
     env = dict(os.environ)
     env.update(
         DATABASE_URL=DATABASE_URL,
@@ -58,7 +63,7 @@ def environment() -> dict:
         DJANGO_SETTINGS_MODULE="searchop_site.settings",
         ALLOWED_HOSTS="127.0.0.1,localhost",
         SEARCHOP_REQUIRE_API_KEY="1",
-        SEARCHOP_IMPRESSION_LOG="thread",
+        SEARCHOP_IMPRESSION_LOG=impression_log,
         SEARCHOP_COMPILED_INFERENCE="1",
         SEARCHOP_BENCH_FLOOR="1",
         SEARCHOP_VAR_DIR=str(ROOT / "var" / "bench"),
@@ -241,23 +246,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3, help="rounds of floor then rank")
+    parser.add_argument("--impression-log", choices=("thread", "off"), default="thread")
+    parser.add_argument("--no-write", action="store_true", help="print only, leave docs/bench_rank.md alone")
     args = parser.parse_args()
-    env = environment()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is not installed: apt-get install wrk")
+    env = environment(args.impression_log)
     database_ready(env)
     key = api_key()
     work = Path(tempfile.mkdtemp(prefix="searchop-bench-"))
     files = payloads(work)
     print(f"[run] load before: {os.getloadavg()[0]:.2f}", flush=True)
     server = server_start(env)
+    rounds = []
     try:
         # Warm both workers (first requests touch lazy imports and caches).
         wrk("/api/rank", files[100], key=key, connections=args.connections, duration=3)
         wrk("/api/bench/floor", files[100], key=key, connections=args.connections, duration=3)
-        floor = wrk(
-            "/api/bench/floor", files[100], key=key, connections=args.connections, duration=args.duration
-        )
         before = step_seconds()
-        rank = wrk("/api/rank", files[100], key=key, connections=args.connections, duration=args.duration)
+        for number in range(1, args.repeat + 1):
+            floor = wrk(
+                "/api/bench/floor", files[100], key=key, connections=args.connections, duration=args.duration
+            )
+            rank = wrk("/api/rank", files[100], key=key, connections=args.connections, duration=args.duration)
+            rounds.append((floor, rank))
+            print(
+                f"[{number}/{args.repeat}] floor {floor['rps']:,.0f} requests/s, rank {rank['rps']:,.0f} "
+                f"requests/s (ratio {rank['rps'] / floor['rps']:.2f}), rank p99 {rank['p99_ms']:.2f} ms",
+                flush=True,
+            )
         after = step_seconds()
         sizes = {}
         for size in (10, 100, 1000):
@@ -274,20 +292,30 @@ def main() -> None:
         prev_total, prev_count = before.get(step, (0.0, 0.0))
         if count > prev_count:
             steps[step] = (total - prev_total) / (count - prev_count) * 1000
-    ratio = rank["rps"] / floor["rps"]
+    ratios = [rank["rps"] / floor["rps"] for floor, rank in rounds]
+    p99s = [rank["p99_ms"] for _, rank in rounds]
+    log = "on" if args.impression_log == "thread" else "**off**"
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC on this 2-core machine (wrk on the same machine), "
-        f"load average {load:.2f} at the end; gunicorn 2 sync workers, PostgreSQL, API key on, impression log on, "
-        f"300-tree model compiled with lleaves, {args.connections} connections, {args.duration} s per run.",
+        f"load average {load:.2f} at the end; gunicorn 2 sync workers, PostgreSQL, API key on, impression log {log}, "
+        f"300-tree model compiled with lleaves, {args.connections} connections, {args.duration} s per run, "
+        f"{args.repeat} rounds of floor then rank.",
         "",
-        "| endpoint (100 candidates) | requests/s | p50 ms | p90 ms | p99 ms | non-2xx |",
-        "|---|---:|---:|---:|---:|---:|",
-        f"| floor: parse + reorder (`/api/bench/floor`) | {floor['rps']:,.0f} | {floor['p50_ms']:.2f} | "
-        f"{floor['p90_ms']:.2f} | {floor['p99_ms']:.2f} | {floor['errors']} |",
-        f"| `/api/rank` | {rank['rps']:,.0f} | {rank['p50_ms']:.2f} | {rank['p90_ms']:.2f} | "
-        f"{rank['p99_ms']:.2f} | {rank['errors']} |",
+        "| round | endpoint (100 candidates) | requests/s | p50 ms | p90 ms | p99 ms | non-2xx | rank / floor |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for number, ((floor, rank), ratio) in enumerate(zip(rounds, ratios, strict=True), start=1):
+        lines += [
+            f"| {number} | floor: parse + reorder (`/api/bench/floor`) | {floor['rps']:,.0f} | "
+            f"{floor['p50_ms']:.2f} | {floor['p90_ms']:.2f} | {floor['p99_ms']:.2f} | {floor['errors']} | |",
+            f"| {number} | `/api/rank` | {rank['rps']:,.0f} | {rank['p50_ms']:.2f} | {rank['p90_ms']:.2f} | "
+            f"{rank['p99_ms']:.2f} | {rank['errors']} | {ratio:.2f} |",
+        ]
+    lines += [
         "",
-        f"**Ratio rank / floor: {ratio:.2f}** (goal >= 0.6); **rank p99 {rank['p99_ms']:.2f} ms** (goal <= 8 ms).",
+        f"**Ratio rank / floor: {statistics.median(ratios):.2f}** (median of {len(ratios)}; "
+        f"{min(ratios):.2f} to {max(ratios):.2f}; goal >= 0.6); **rank p99 {statistics.median(p99s):.2f} ms** "
+        f"(median; {min(p99s):.2f} to {max(p99s):.2f}; goal <= 8 ms).",
         "",
         "| candidates (1 connection) | requests/s | p50 ms | p99 ms | p50 per candidate (us) |",
         "|---:|---:|---:|---:|---:|",
@@ -297,14 +325,15 @@ def main() -> None:
             f"| {size:,} | {result['rps']:,.0f} | {result['p50_ms']:.2f} | {result['p99_ms']:.2f} | "
             f"{result['p50_ms'] * 1000 / size:.1f} |"
         )
-    lines += ["", "| step of /api/rank (100 candidates) | mean ms |", "|---|---:|"]
+    lines += ["", "| step of /api/rank (100 candidates, in the server, all rounds) | mean ms |", "|---|---:|"]
     for step in ("parse", "validate", "features", "score", "order", "log", "respond"):
         if step in steps:
             lines.append(f"| {step} | {steps[step]:.3f} |")
     report = "\n".join(lines)
     print("\n" + report)
-    (ROOT / "docs").mkdir(exist_ok=True)
-    (ROOT / "docs" / "bench_rank.md").write_text("## /api/rank benchmark\n\n" + report + "\n")
+    if not args.no_write:
+        (ROOT / "docs").mkdir(exist_ok=True)
+        (ROOT / "docs" / "bench_rank.md").write_text("## /api/rank benchmark\n\n" + report + "\n")
 
 
 if __name__ == "__main__":
