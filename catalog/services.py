@@ -10,6 +10,8 @@ from typing import Any
 
 import pandas as pd
 from django.db import transaction
+from django.db.models import Case, F, OuterRef, Subquery, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from catalog import importers, loading, text
@@ -313,3 +315,28 @@ def events_ingest(*, events: list[dict[str, Any]]) -> IngestResult:
     with transaction.atomic():
         stored = loading.events_load(frame)
     return IngestResult(received=len(events), stored=stored)
+
+
+def events_request_context_fill() -> int:
+    """Give events sent without a query the query, user and session of their request's
+    impression-log row, where the row was written after them (``/api/events`` takes them
+    from the row when it is already there; the log is written in batches a fraction of a
+    second after the response, later while the database was down, so a fast client's events
+    can come first). User and session are filled only where empty: what a client sent
+    stays. Set-based, through the (query_norm, product) index: run before features are
+    built. Returns the number of events filled."""
+    logged = SearchRequest.objects.filter(request_id=OuterRef("request_id"))
+
+    def from_log(name: str) -> Subquery:
+        return Subquery(logged.values(name)[:1])
+
+    def where_empty(name: str) -> Case:
+        return Case(When(**{name: ""}, then=Coalesce(from_log(name), F(name))), default=F(name))
+
+    with_query = SearchRequest.objects.exclude(query_norm="").values("request_id")
+    return Event.objects.filter(query_norm="", query="", request_id__in=with_query).update(
+        query=from_log("query"),
+        query_norm=from_log("query_norm"),
+        user_id=where_empty("user_id"),
+        session_id=where_empty("session_id"),
+    )

@@ -21,6 +21,7 @@ from catalog import loading
 from catalog.models import Event, EventType
 from catalog.progress import Reporter
 from catalog.selectors import catalog_frame_get
+from catalog.services import events_request_context_fill
 from ranking import contract, feature_compute
 from ranking.models import (
     FeatureSet,
@@ -46,6 +47,8 @@ def features_build(
     """
     reporter = reporter or Reporter.silent()
     started = time.perf_counter()
+    # Events that came before their request's impression-log row get its query first.
+    events_request_context_fill()
     feature_set = FeatureSet.objects.create(
         until=until,
         purpose=purpose,

@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import threading
 import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from catalog.models import Event, SearchRequest
+from ranking.impression_log import ImpressionLogWriter, LoggedRequest
+from ranking.services import features_build
 from tests.factories import ProductFactory
 from tests.integration.api.support import EVENTS, RANK, assert_refused, post_json, product, serve_current
 
@@ -227,6 +231,55 @@ def test_events_sent_back_with_a_served_request_id_take_its_query_and_user(clien
     stored = Event.objects.order_by("position")
     assert [row.product_id for row in stored] == shown
     assert {(row.query_norm, row.user_id, row.session_id) for row in stored} == {("trail shoes", "U9", "S9")}
+
+
+@pytest.mark.django_db(transaction=True)  # the writer flushes outside a transaction, as in its thread
+def test_events_that_arrive_before_their_requests_log_row_get_its_query_user_and_session_before_features_are_built(
+    client, settings
+):
+    """In "thread" mode the log row lands a fraction of a second after the response; a fast
+    client's events can come first."""
+    settings.SEARCHOP_IMPRESSION_LOG_FLUSH_SECONDS = 3600.0  # only the test flushes
+    writer = ImpressionLogWriter()
+    writer.append(
+        LoggedRequest(
+            request_id="req-early",
+            timestamp=timezone.now(),
+            query="Trail  Shoes",
+            query_norm="trail shoes",
+            user_id="U9",
+            session_id="S9",
+            product_ids=["P1", "P2"],
+            model_version=None,
+            fallback=True,
+        )
+    )
+    ingest(
+        client,
+        [
+            event("click", request_id="req-early", product_id="P1"),
+            event("click", request_id="req-early", product_id="P2", user_id="U8"),
+            event("click", request_id="req-early", product_id="P3", query="Blue Socks"),
+        ],
+    )
+    assert writer.flush() == 1
+
+    features_build(until=timezone.now() + timedelta(days=1))
+
+    stored = {row.product_id: row for row in Event.objects.all()}
+    assert (stored["P1"].query, stored["P1"].query_norm, stored["P1"].user_id, stored["P1"].session_id) == (
+        "Trail  Shoes",
+        "trail shoes",
+        "U9",
+        "S9",
+    )
+    # What the client sent stays: P2's user; P3 came with its own query, so it is left alone.
+    assert (stored["P2"].query_norm, stored["P2"].user_id, stored["P2"].session_id) == (
+        "trail shoes",
+        "U8",
+        "S9",
+    )
+    assert (stored["P3"].query_norm, stored["P3"].user_id, stored["P3"].session_id) == ("blue socks", "", "")
 
 
 def test_a_query_that_normalises_longer_than_512_characters_is_stored(client):
