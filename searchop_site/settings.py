@@ -239,7 +239,10 @@ SEARCHOP_EVALUATION = {
 }
 # Promote when the model beats production's debiased NDCG@10 by this much (relative) and
 # the paired interval's lower bound is above 0; see training/decision.py for the gates.
-SEARCHOP_DECISION = {"min_relative_gain": env.float("SEARCHOP_MIN_RELATIVE_GAIN", default=0.05)}
+SEARCHOP_DECISION = {
+    "min_relative_gain": env.float("SEARCHOP_MIN_RELATIVE_GAIN", default=0.05),
+    "min_eval_lists_with_click": env.int("SEARCHOP_MIN_EVAL_LISTS_WITH_CLICK", default=30),
+}
 # A run still "running" after this long is taken for dead (a killed worker) and closed.
 SEARCHOP_PIPELINE_TIMEOUT_HOURS = env.float("SEARCHOP_PIPELINE_TIMEOUT_HOURS", default=6.0)
 

@@ -3,8 +3,9 @@
 Decided on the ``debiased`` NDCG@10, because it exists for real shops too (the truth
 exists only in synthetic data):
 
-* gates, all required: debiased NDCG@10 above every baseline; click NDCG@10 and MRR above
-  popularity and random; no metric of the model is missing or NaN;
+* gates, all required: enough evaluation lists with a click to judge on (30 by default: one
+  list scores 0 or 1 and says nothing); debiased NDCG@10 above every baseline; click NDCG@10
+  and MRR above popularity and random; no metric of the model is missing or NaN;
 * with no production model: promote when the gates pass (the first gate is "beats every
   baseline");
 * with one: promote when the gates pass and the model beats production by at least the
@@ -28,6 +29,7 @@ REJECTED = "rejected"
 @dataclass(frozen=True)
 class Policy:
     min_relative_gain: float = 0.05
+    min_eval_lists_with_click: int = 30
     gate_baselines: tuple[str, ...] = BASELINES
     click_gate_baselines: tuple[str, ...] = ("popularity", "random")
 
@@ -55,6 +57,14 @@ def _value(report: dict, section: str, ranker: str, metric: str) -> float | None
 def decision_make(*, report: dict, has_production: bool, policy: Policy) -> Decision:
     failures: list[str] = []
     gates: dict[str, bool] = {}
+
+    judged = int((report.get("counts") or {}).get("eval_lists_with_click") or 0)
+    gates["enough_eval_lists"] = judged >= policy.min_eval_lists_with_click
+    if not gates["enough_eval_lists"]:
+        failures.append(
+            f"only {judged} evaluation lists with a click (at least {policy.min_eval_lists_with_click} "
+            "needed to judge on)"
+        )
 
     model_values = {
         "debiased ndcg@10": _value(report, "debiased", "model", "ndcg@10"),

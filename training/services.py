@@ -509,7 +509,10 @@ def _decide(*, candidate: TrainedCandidate, report: dict, trigger: str) -> Decis
     decision = decision_make(
         report=report,
         has_production=has_production,
-        policy=Policy(min_relative_gain=settings.SEARCHOP_DECISION["min_relative_gain"]),
+        policy=Policy(
+            min_relative_gain=settings.SEARCHOP_DECISION["min_relative_gain"],
+            min_eval_lists_with_click=settings.SEARCHOP_DECISION["min_eval_lists_with_click"],
+        ),
     )
     actor = f"pipeline:{trigger}"
     if decision.action == PROMOTED:

@@ -20,6 +20,7 @@ def report(
     ctr: float | None = 0.80,
     production: float | None = None,
     interval: list[float] | None = None,
+    lists_with_click: int = 485,
     **baseline_debiased: float,
 ) -> dict:
     """A report where the model beats every baseline unless told otherwise."""
@@ -47,6 +48,7 @@ def report(
             **{name: {"ndcg@10": value} for name, value in debiased_baselines.items()},
         },
         "intervals": {},
+        "counts": {"eval_lists": 770, "eval_lists_with_click": lists_with_click},
     }
     if production is not None:
         out["metrics"]["production"] = {"ndcg@10": 0.45, "mrr": 0.40, "ctr@10": 0.80}
@@ -71,6 +73,27 @@ def test_the_first_model_is_rejected_when_a_baseline_has_a_higher_debiased_ndcg(
     assert decision.action == REJECTED
     assert decision.gates["debiased_above_baselines"] is False
     assert "debiased NDCG@10 0.4000 not above logging 0.4100" in decision.reason
+
+
+def test_a_model_judged_on_too_few_lists_with_a_click_is_rejected_however_good_its_numbers():
+    decision = decision_make(
+        report=report(debiased=1.0, lists_with_click=1), has_production=False, policy=POLICY
+    )
+    assert decision.action == REJECTED
+    assert decision.gates["enough_eval_lists"] is False
+    assert "only 1 evaluation lists with a click (at least 30 needed to judge on)" in decision.reason
+
+
+def test_the_minimum_of_lists_with_a_click_comes_from_the_policy():
+    strict = Policy(min_relative_gain=0.05, min_eval_lists_with_click=500)
+    assert (
+        decision_make(report=report(lists_with_click=485), has_production=False, policy=strict).action
+        == REJECTED
+    )
+    assert (
+        decision_make(report=report(lists_with_click=30), has_production=False, policy=POLICY).action
+        == PROMOTED
+    )
 
 
 def test_a_tie_with_a_baseline_is_not_beating_it():
