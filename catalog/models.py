@@ -71,16 +71,22 @@ class Event(models.Model):
         to_field="external_id",
         db_column="product_external_id",
         db_constraint=False,
+        db_index=False,  # indexed in Meta: without the unused LIKE copy Django adds here
         on_delete=models.DO_NOTHING,
         related_name="events",
     )
     position = models.PositiveSmallIntegerField(null=True, blank=True, help_text="1-based.")
-    request_id = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    request_id = models.CharField(max_length=64, blank=True, default="")
     ingested_at = models.DateTimeField()
 
     class Meta:
+        # Plain B-tree indexes declared here: ``db_index=True`` on a text column also makes
+        # PostgreSQL keep a ``varchar_pattern_ops`` copy for LIKE, which nothing here runs
+        # (look-ups are exact) and every insert would pay for.
         indexes = [
             models.Index(fields=["query_norm", "product"], name="event_query_product_idx"),
+            models.Index(fields=["product"], name="event_product_idx"),
+            models.Index(fields=["request_id"], name="event_request_idx"),
         ]
         constraints = [
             models.CheckConstraint(
@@ -109,7 +115,7 @@ class SearchRequest(models.Model):
         SYNTHETIC = "synthetic", "synthetic data"
         IMPORT = "import", "imported"
 
-    request_id = models.CharField(max_length=64, unique=True)
+    request_id = models.CharField(max_length=64)
     timestamp = models.DateTimeField(db_index=True)
     query = models.CharField(max_length=512, blank=True, default="")
     query_norm = models.CharField(max_length=512, blank=True, default="")
@@ -123,6 +129,8 @@ class SearchRequest(models.Model):
 
     class Meta:
         indexes = [models.Index(fields=["randomised", "timestamp"], name="searchrequest_random_idx")]
+        # A constraint rather than ``unique=True``: the same index, without a LIKE copy.
+        constraints = [models.UniqueConstraint(fields=["request_id"], name="searchrequest_request_id_unique")]
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.query!r}"
