@@ -48,6 +48,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/search
 os.environ.setdefault("SECRET_KEY", "bench-only")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "searchop_site.settings")
 
+from bench.markdown import block_write  # noqa: E402 - after the path set-up
+
 METARANK_EVENTS_PER_SECOND = 2_300  # Metarank's documentation, for its import (context only)
 GOAL_SECONDS_PER_MILLION = 5.0
 GOAL_PEAK_GB = 4.0
@@ -426,18 +428,6 @@ def _server_version(result: SizeResult) -> str:
     return f"PostgreSQL {version} ({settings})"
 
 
-def _write_report(path: Path, table: list[str], machine: str) -> None:
-    text = path.read_text() if path.exists() else ""
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-    block = f"{begin}\n" + "\n".join(table) + f"\n\n{machine}\n{end}"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text + ("\n" if text else "") + block + "\n"
-    path.write_text(text)
-    print(f"written to {path}")
-
-
 def main() -> None:
     if "--child-build" in sys.argv:
         child_build()
@@ -461,7 +451,7 @@ def main() -> None:
     table, machine = report(results, args)
     print("\n" + "\n".join(table) + "\n\n" + machine)
     if not args.no_write:
-        _write_report(Path(args.output), table, machine)
+        block_write(Path(args.output), table, machine)
     if args.drop:
         for result in results:
             admin_sql(os.environ["DATABASE_URL"], f'DROP DATABASE "{result.database}"', dbname="postgres")

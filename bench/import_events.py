@@ -33,6 +33,8 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/search
 os.environ.setdefault("SECRET_KEY", "bench-only")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "searchop_site.settings")
 
+from bench.markdown import block_write  # noqa: E402 - after the path set-up
+
 COLUMNS = [
     "event_id",
     "event_type",
@@ -200,7 +202,7 @@ def main() -> None:
     )
     machine += "\n\nThe import's own steps (first run):\n\n" + "\n".join(f"    {line}" for line in steps)
     print("\n" + "\n".join(table) + "\n\n" + machine)
-    _write_report(Path(args.output), table, machine)
+    block_write(Path(args.output), table, machine)
     if not args.keep:
         path.unlink()
         workdir.rmdir()
@@ -216,18 +218,6 @@ def _server_version() -> str:
     with connection.cursor() as cursor:
         cursor.execute("SHOW server_version")
         return "PostgreSQL " + cursor.fetchone()[0].split()[0]
-
-
-def _write_report(path: Path, table: list[str], machine: str) -> None:
-    text = path.read_text() if path.exists() else ""
-    begin, end = "<!-- bench:begin -->", "<!-- bench:end -->"
-    block = f"{begin}\n" + "\n".join(table) + f"\n\n{machine}\n{end}"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text + ("\n" if text else "") + block + "\n"
-    path.write_text(text)
-    print(f"written to {path}")
 
 
 if __name__ == "__main__":

@@ -45,6 +45,7 @@ from bench.build_features import (  # noqa: E402 - after the path and environmen
     load_now,
     size_label,
 )
+from bench.markdown import block_write  # noqa: E402
 
 GOAL_RATIO = 1.2
 
@@ -145,7 +146,7 @@ def main() -> None:
     table, notes = report(args, events, train, dataset, loading, rows, settings)
     print("\n" + "\n".join(table) + "\n\n" + notes)
     if not args.no_write:
-        _write_report(Path(args.output), table, notes, size_label(args.events))
+        block_write(Path(args.output), table, notes, label=size_label(args.events))
 
 
 def report(args, events, train, dataset, loading, rows, settings) -> tuple[list[str], str]:
@@ -201,19 +202,6 @@ def _lightgbm_version() -> str:
     import lightgbm
 
     return lightgbm.__version__
-
-
-def _write_report(path: Path, table: list[str], notes: str, label: str) -> None:
-    """One block per database size, between its own markers."""
-    text = path.read_text() if path.exists() else ""
-    begin, end = f"<!-- bench:{label}:begin -->", f"<!-- bench:{label}:end -->"
-    block = f"{begin}\n" + "\n".join(table) + f"\n\n{notes}\n{end}"
-    if begin in text and end in text:
-        text = text[: text.index(begin)] + block + text[text.index(end) + len(end) :]
-    else:
-        text = text + ("\n" if text else "") + block + "\n"
-    path.write_text(text)
-    print(f"written to {path}")
 
 
 if __name__ == "__main__":
