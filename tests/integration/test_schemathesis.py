@@ -31,12 +31,11 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from catalog.models import Product
-from ranking.access import KEY_CACHE
-from ranking.impression_log import WRITER
 from ranking.models import ApiClient
 from ranking.serving import SERVING, ServingState, state_build
 from searchop_site.wsgi import application
 from tests.factories import ContractModelVersionFactory
+from tests.integration.api.support import worker_state_reset
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 OPERATIONS = {"POST /api/rank", "POST /api/events", "GET /health", "GET /ready"}
@@ -60,13 +59,9 @@ def fresh_worker(settings, tmp_path):
     settings.SEARCHOP_MODEL_CHECK_SECONDS = 3600.0
     settings.SEARCHOP_COMPILED_INFERENCE = False
     settings.SEARCHOP_VAR_DIR = tmp_path
-    SERVING.reset()
-    WRITER.reset()
-    KEY_CACHE.clear()
+    worker_state_reset()
     yield
-    SERVING.reset()
-    WRITER.reset()
-    KEY_CACHE.clear()
+    worker_state_reset()
 
 
 @pytest.fixture(autouse=True)

@@ -16,9 +16,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from ranking.access import KEY_CACHE
-from ranking.impression_log import WRITER
-from ranking.serving import SERVING
+from tests.integration.api.support import worker_state_reset
 
 
 @pytest.fixture(autouse=True)
@@ -34,10 +32,6 @@ def serving_settings(settings, tmp_path_factory):
 
 @pytest.fixture(autouse=True)
 def fresh_worker(serving_settings) -> Iterator[None]:
-    SERVING.reset()
-    WRITER.reset()
-    KEY_CACHE.clear()
+    worker_state_reset()
     yield
-    SERVING.reset()
-    WRITER.reset()
-    KEY_CACHE.clear()
+    worker_state_reset()

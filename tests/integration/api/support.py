@@ -10,12 +10,22 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from catalog.models import Event, GroundTruth, Product, SearchRequest
+from ranking.access import KEY_CACHE
+from ranking.impression_log import WRITER
 from ranking.models import FeatureSet, ModelVersion, ModelVersionTransition
 from ranking.serving import SERVING, ServingState, state_build
 
 RANK = "/api/rank"
 EVENTS = "/api/events"
 ERROR_KEYS = {"error", "detail", "errors"}
+
+
+def worker_state_reset() -> None:
+    """Forget what this process holds as a web worker: the serving state, the impression-log
+    queue and the verified API keys."""
+    SERVING.reset()
+    WRITER.reset()
+    KEY_CACHE.clear()
 
 
 def serving_state_load() -> ServingState:
