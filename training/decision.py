@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from training.evaluation import BASELINES
+from ranking.rankers import BASELINES
 
 PROMOTED = "promoted"
 REJECTED = "rejected"

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from training.evaluation import RANKERS, SEGMENTS
+from ranking.rankers import RANKER_NAMES
+from training.evaluation import SEGMENTS
 
 
 def _cell(value: float | None) -> str:
@@ -42,7 +43,7 @@ def report_text(report: dict) -> str:
     header = f"  {'ranker':<11} {'NDCG@10':>7} {'MRR':>7} {'CTR@10':>7} {'debiased':>9} {'truth':>7}   model - ranker (95% CI, truth or debiased NDCG@10)"
     lines.append(header)
     lines.append("  " + "-" * (len(header) - 2))
-    for name in RANKERS:
+    for name in RANKER_NAMES:
         row = metrics.get(name)
         if row is None and (truth.get(name) is None):
             lines.append(f"  {name:<11} {'(does not apply)':>40}")
