@@ -167,10 +167,11 @@ def test_env() -> dict:
 
 def test(args: list[str]) -> None:
     env = test_env()
-    steps = Steps(total=5)
+    steps = Steps(total=6)
     steps.run("Virtualenv and requirements (dev)", func=lambda: venv_ensure("requirements-dev.txt"))
     steps.run("Chromium for the browser tests", func=chromium_ensure)
     steps.run("Lint (ruff)", [str(VENV / "bin" / "ruff"), "check", "."], env=env)
+    steps.run("Import rules (lint-imports, contracts in pyproject.toml)", [str(VENV / "bin" / "lint-imports")], env=env)
     steps.run("Types (mypy on the services)", [str(VENV / "bin" / "mypy")], env=env)
     steps.run(
         f"Tests (pytest) against {env['DATABASE_URL']} and {env['REDIS_URL']}",

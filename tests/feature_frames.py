@@ -12,6 +12,7 @@ import math
 import pandas as pd
 
 from ranking.features import snapshot, tables
+from ranking.features.contract import CONTRACT, Contract
 
 UNTIL = pd.Timestamp("2026-10-01T00:00:00Z")
 
@@ -56,7 +57,11 @@ def shown(product_id: str, times: int, *, clicks: int = 0, query: str = "shoes",
 
 
 def tables_compute(
-    frame: pd.DataFrame, *, catalog: pd.DataFrame = CATALOG, until: pd.Timestamp = UNTIL
+    frame: pd.DataFrame,
+    *,
+    catalog: pd.DataFrame = CATALOG,
+    until: pd.Timestamp = UNTIL,
+    contract: Contract = CONTRACT,
 ) -> tables.FeatureTables:
     before = frame[frame["timestamp"] < until].assign(n=1.0, position=lambda f: f["position"].astype(float))
     product_counts = (
@@ -89,10 +94,16 @@ def tables_compute(
         user_product_counts=user_product_counts,
         query_lists=query_lists,
         until=until,
+        contract=contract,
     )
 
 
-def snapshot_build(frame: pd.DataFrame, *, catalog: pd.DataFrame = CATALOG) -> snapshot.FeatureSnapshot:
+def snapshot_build(
+    frame: pd.DataFrame, *, catalog: pd.DataFrame = CATALOG, contract: Contract = CONTRACT
+) -> snapshot.FeatureSnapshot:
     return snapshot.snapshot_build(
-        catalog=catalog, tables=tables_compute(frame, catalog=catalog), until=UNTIL.isoformat()
+        catalog=catalog,
+        tables=tables_compute(frame, catalog=catalog, contract=contract),
+        until=UNTIL.isoformat(),
+        contract=contract,
     )

@@ -12,20 +12,20 @@ from django.db import models
 
 from catalog import loading
 from ranking.features.contract import Group
-from ranking.features.tables import (
-    AFFINITY_COLUMNS,
-    QUERY_COLUMNS,
-    USER_COLUMNS,
-    FeatureTables,
-    behaviour_columns,
-)
-from ranking.models import (
+from ranking.features.models import (
     FeatureSet,
     ProductFeatures,
     QueryFrequency,
     QueryProductFeatures,
     UserAffinity,
     UserFeatures,
+)
+from ranking.features.tables import (
+    AFFINITY_COLUMNS,
+    QUERY_COLUMNS,
+    USER_COLUMNS,
+    FeatureTables,
+    behaviour_columns,
 )
 
 PRODUCT_ID = {"product_id": "product_external_id"}

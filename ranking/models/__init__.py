@@ -1,8 +1,8 @@
-"""The ranking app's tables, one module per concern. Every module is imported here so that
+"""The ranking app's tables, one module per concern (the feature store's beside the feature code,
+in ``ranking.features.models``). Every module is imported here so that
 Django (and ``from ranking.models import ...``) sees all of them."""
 
-from ranking.models.access import ApiClient
-from ranking.models.features import (
+from ranking.features.models import (
     FeatureSet,
     ProductFeatures,
     QueryFrequency,
@@ -10,6 +10,7 @@ from ranking.models.features import (
     UserAffinity,
     UserFeatures,
 )
+from ranking.models.access import ApiClient
 from ranking.models.registry import ModelStatus, ModelVersion, ModelVersionTransition, TransitionKind
 
 __all__ = [

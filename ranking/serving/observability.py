@@ -7,12 +7,7 @@ start and marks dead workers; gauges declare how their per-process values combin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from prometheus_client import Counter, Gauge, Histogram
-
-if TYPE_CHECKING:
-    from ranking.serving.state import ServingState
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 STEP_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05)
@@ -85,15 +80,17 @@ IMPRESSION_LOG_QUEUE = Gauge(
 )
 
 
-def rank_observe(steps: dict[str, float], *, total: float, state: ServingState, candidates: int) -> None:
-    """One served rank request: its steps, its latency by model version, its candidates, and
-    the fallback with its reason."""
+def rank_observe(
+    steps: dict[str, float], *, total: float, model_version: int | None, fallback_reason: str | None, candidates: int
+) -> None:
+    """One served rank request: its steps, its latency by model version (or "fallback"), its
+    candidates, and a fallback with its reason."""
     for step, seconds in steps.items():
         rank_step(step).observe(seconds)
-    rank_latency(str(state.model_version) if not state.fallback else "fallback").observe(total)
+    rank_latency("fallback" if fallback_reason is not None else str(model_version)).observe(total)
     RANK_CANDIDATES.observe(candidates)
-    if state.fallback:
-        reason = "no_model" if state.fallback_reason == "no production model" else "model_failed"
+    if fallback_reason is not None:
+        reason = "no_model" if fallback_reason == "no production model" else "model_failed"
         RANK_FALLBACKS.labels(reason=reason).inc()
 
 

@@ -63,7 +63,11 @@ def rank_serve(request: Request) -> HttpResponse:
     response = HttpResponse(orjson.dumps(body), content_type="application/json")
     timings.lap("respond")
     observability.rank_observe(
-        timings.steps, total=timings.total, state=state, candidates=len(rank_request.candidates)
+        timings.steps,
+        total=timings.total,
+        model_version=state.model_version,
+        fallback_reason=state.fallback_reason if state.fallback else None,
+        candidates=len(rank_request.candidates),
     )
     return response
 

@@ -17,13 +17,13 @@ import numpy as np
 import pytest
 from django.db.models import Value
 from django.db.models.functions import Concat
-from ranking.features.matrix import matrix_build
 
 from catalog.models import GroundTruth, Product, SearchRequest
 from catalog.selectors import event_latest_timestamp_get
 from catalog.services import synthetic_data_generate
 from catalog.synthetic import SyntheticConfig
 from ranking.features import contract
+from ranking.features.matrix import matrix_build
 from ranking.models import FeatureSet
 from ranking.selectors import feature_snapshot_get, model_version_production_get
 from ranking.services import features_build, model_version_promote, model_version_register

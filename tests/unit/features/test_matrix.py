@@ -195,9 +195,7 @@ def test_bm25_against_all_fields_is_the_catalog_bm25_of_the_product_document(sna
             description="Waterproof leather boots.",
         )
     )
-    expected = text.bm25(
-        ["leather", "boot"], text.doc_weights(document, snapshot.field_stats[NUM_FIELDS])
-    )
+    expected = text.bm25(["leather", "boot"], text.doc_weights(document, snapshot.field_stats[NUM_FIELDS]))
     assert values[contract.INDEX["t_bm25_all"]] == pytest.approx(expected, abs=1e-12)
 
 
@@ -229,7 +227,9 @@ def test_the_text_columns_of_a_batch_are_the_reference_text_statistics_of_each_p
     rows = [(q, "", p) for q in queries for p in ("P1", "P2", "P3", "P4", "P5")]
     batch = build(snapshot, rows)[:, [contract.INDEX[name] for name in CONTRACT.names_of(Group.TEXT)]]
     reference = [
-        text_statistics(query_text_build(q, snapshot.field_stats), snapshot.product_text[snapshot.product_row[p]])
+        text_statistics(
+            query_text_build(q, snapshot.field_stats), snapshot.product_text[snapshot.product_row[p]]
+        )
         for q, _, p in rows
     ]
     np.testing.assert_allclose(batch, np.array(reference), rtol=0, atol=1e-12)

@@ -38,7 +38,10 @@ def test_a_product_with_no_history_sits_at_lift_one_and_at_every_behaviour_defau
     for name in ("p_ctr_lift", "p_atc_lift", "p_purchase_lift", "p_impression_share", "p_popularity"):
         assert snapshot_value(snapshot, "P4", name) == contract.DEFAULTS[contract.INDEX[name]]
     assert snapshot_value(snapshot, "P4", "p_ctr_lift") == 1.0
-    assert snapshot_value(snapshot, "P4", "p_recency_days") == contract.DEFAULTS[contract.INDEX["p_recency_days"]]
+    assert (
+        snapshot_value(snapshot, "P4", "p_recency_days")
+        == contract.DEFAULTS[contract.INDEX["p_recency_days"]]
+    )
 
 
 def test_a_product_clicked_more_often_than_average_has_a_ctr_lift_above_one():
@@ -229,7 +232,9 @@ def test_the_snapshot_puts_catalog_prices_ratings_and_relative_prices_in_the_pro
     assert snapshot_value(snapshot, "P2", "p_rating") == contract.UNRATED
     assert snapshot_value(snapshot, "P1", "p_rating") == 4.5
     assert snapshot.category_median_price == {"shoes": 100.0, "socks": 15.0}
-    assert np.array_equal(snapshot.product_values[-1, : len(CONTRACT.of(Group.PRODUCT))], CONTRACT.plan(Group.PRODUCT).defaults)
+    assert np.array_equal(
+        snapshot.product_values[-1, : len(CONTRACT.of(Group.PRODUCT))], CONTRACT.plan(Group.PRODUCT).defaults
+    )
 
 
 def test_an_empty_history_gives_empty_tables_and_average_global_rates():
