@@ -179,12 +179,16 @@ class EventsView(MachineAPIView):
         return Response(self.BatchOutput(result).data)
 
 
-class HealthView(APIView):
-    """Liveness: the process answers. Touches neither the database nor the model."""
+class ProbeView(APIView):
+    """For the orchestrator: no key, no throttle, JSON."""
 
     authentication_classes: list = []
     permission_classes = [AllowAny]
     renderer_classes = [FastJSONRenderer]
+
+
+class HealthView(ProbeView):
+    """Liveness: the process answers. Touches neither the database nor the model."""
 
     @extend_schema(
         operation_id="health",
@@ -205,12 +209,8 @@ class HealthView(APIView):
         return Response({"status": "healthy", "time": time.time()})
 
 
-class ReadyView(APIView):
+class ReadyView(ProbeView):
     """Readiness: the database answers and a model is loaded, or the fallback is active."""
-
-    authentication_classes: list = []
-    permission_classes = [AllowAny]
-    renderer_classes = [FastJSONRenderer]
 
     @extend_schema(
         operation_id="ready",

@@ -60,10 +60,15 @@ class FeatureSet(models.Model):
         return f"feature set {self.pk} ({self.purpose}, until {self.until:%Y-%m-%d %H:%M})"
 
 
-class ProductFeatures(models.Model):
-    feature_set = models.ForeignKey(
-        FeatureSet, on_delete=models.CASCADE, related_name="products", db_index=False, db_constraint=False
+def _feature_set_key(related_name: str) -> models.ForeignKey:
+    """A row's set, without an index of its own or a database foreign key (see above)."""
+    return models.ForeignKey(
+        FeatureSet, on_delete=models.CASCADE, related_name=related_name, db_index=False, db_constraint=False
     )
+
+
+class ProductFeatures(models.Model):
+    feature_set = _feature_set_key("products")
     product_external_id = models.CharField(max_length=128)
     # The counts and the product features: behaviour_fields_add below.
 
@@ -79,13 +84,7 @@ class ProductFeatures(models.Model):
 
 
 class QueryProductFeatures(models.Model):
-    feature_set = models.ForeignKey(
-        FeatureSet,
-        on_delete=models.CASCADE,
-        related_name="query_products",
-        db_index=False,
-        db_constraint=False,
-    )
+    feature_set = _feature_set_key("query_products")
     query_norm = models.CharField(max_length=512)
     product_external_id = models.CharField(max_length=128)
     # The counts and the query x product features: behaviour_fields_add below.
@@ -115,9 +114,7 @@ behaviour_fields_add(QueryProductFeatures, Group.QUERY_PRODUCT)
 
 
 class UserFeatures(models.Model):
-    feature_set = models.ForeignKey(
-        FeatureSet, on_delete=models.CASCADE, related_name="users", db_index=False, db_constraint=False
-    )
+    feature_set = _feature_set_key("users")
     user_id = models.CharField(max_length=128)
     engagement = models.FloatField(help_text="clicks + 2 x carts + 3 x purchases")
     price_mean = models.FloatField(
@@ -138,13 +135,7 @@ class UserAffinity(models.Model):
         CATEGORY = "category", "category"
         BAND = "band", "price band"
 
-    feature_set = models.ForeignKey(
-        FeatureSet,
-        on_delete=models.CASCADE,
-        related_name="user_affinities",
-        db_index=False,
-        db_constraint=False,
-    )
+    feature_set = _feature_set_key("user_affinities")
     user_id = models.CharField(max_length=128)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     key = models.CharField(max_length=128, help_text="The category, or the price band 0-4.")
@@ -164,9 +155,7 @@ class UserAffinity(models.Model):
 class QueryFrequency(models.Model):
     """How many lists each query had before the cut-off: head / torso / tail segments."""
 
-    feature_set = models.ForeignKey(
-        FeatureSet, on_delete=models.CASCADE, related_name="queries", db_index=False, db_constraint=False
-    )
+    feature_set = _feature_set_key("queries")
     query_norm = models.CharField(max_length=512)
     lists = models.BigIntegerField()
 

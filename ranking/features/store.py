@@ -11,15 +11,8 @@ import pandas as pd
 from django.db import models
 
 from catalog import loading
+from ranking.features import models as stored
 from ranking.features.contract import Group
-from ranking.features.models import (
-    FeatureSet,
-    ProductFeatures,
-    QueryFrequency,
-    QueryProductFeatures,
-    UserAffinity,
-    UserFeatures,
-)
 from ranking.features.tables import (
     AFFINITY_COLUMNS,
     QUERY_COLUMNS,
@@ -31,15 +24,15 @@ from ranking.features.tables import (
 PRODUCT_ID = {"product_id": "product_external_id"}
 # The tables of a set: (attribute of FeatureTables, model, the frame's columns).
 TABLES: tuple[tuple[str, type[models.Model], list[str]], ...] = (
-    ("products", ProductFeatures, behaviour_columns(Group.PRODUCT)),
-    ("query_products", QueryProductFeatures, behaviour_columns(Group.QUERY_PRODUCT)),
-    ("users", UserFeatures, USER_COLUMNS),
-    ("user_affinities", UserAffinity, AFFINITY_COLUMNS),
-    ("queries", QueryFrequency, QUERY_COLUMNS),
+    ("products", stored.ProductFeatures, behaviour_columns(Group.PRODUCT)),
+    ("query_products", stored.QueryProductFeatures, behaviour_columns(Group.QUERY_PRODUCT)),
+    ("users", stored.UserFeatures, USER_COLUMNS),
+    ("user_affinities", stored.UserAffinity, AFFINITY_COLUMNS),
+    ("queries", stored.QueryFrequency, QUERY_COLUMNS),
 )
 
 
-def feature_tables_write(*, feature_set: FeatureSet, tables: FeatureTables) -> dict[str, int]:
+def feature_tables_write(*, feature_set: stored.FeatureSet, tables: FeatureTables) -> dict[str, int]:
     """Insert every table of ``tables`` as rows of ``feature_set`` (COPY on PostgreSQL);
     returns the rows per table. Inside the caller's transaction."""
     counts: dict[str, int] = {}
@@ -51,7 +44,7 @@ def feature_tables_write(*, feature_set: FeatureSet, tables: FeatureTables) -> d
     return counts
 
 
-def feature_tables_read(*, feature_set: FeatureSet) -> FeatureTables:
+def feature_tables_read(*, feature_set: stored.FeatureSet) -> FeatureTables:
     """A ready feature set's tables as frames, in the shape ``feature_tables_compute`` gives."""
     frames = {}
     for attribute, model, columns in TABLES:

@@ -81,7 +81,12 @@ IMPRESSION_LOG_QUEUE = Gauge(
 
 
 def rank_observe(
-    steps: dict[str, float], *, total: float, model_version: int | None, fallback_reason: str | None, candidates: int
+    steps: dict[str, float],
+    *,
+    total: float,
+    model_version: int | None,
+    fallback_reason: str | None,
+    candidates: int,
 ) -> None:
     """One served rank request: its steps, its latency by model version (or "fallback"), its
     candidates, and a fallback with its reason."""

@@ -10,9 +10,9 @@ import pytest
 
 from ranking.features.contract import CONTRACT, FEATURES, Contract, Feature, Group
 from ranking.features.inputs import ProductAttributes
+from ranking.features.matrix import matrix_build
 from ranking.features.models import ProductFeatures, QueryProductFeatures
 from ranking.features.store import PRODUCT_ID
-from ranking.features.matrix import matrix_build
 from ranking.features.tables import behaviour_columns
 from ranking.serving.rank import features_look_up, order_compute, response_build, scores_compute
 from ranking.serving.state import ServingState
