@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 import numpy as np
 import pandas as pd
 from django.conf import settings
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from catalog.models import GroundTruth, SearchRequest
@@ -71,10 +70,6 @@ def truth_get(*, lists: pd.DataFrame, since: datetime, until: datetime) -> np.nd
         return None
     joined = lists[["request_id", "product_id"]].merge(truth, on=["request_id", "product_id"], how="left")
     return joined["relevance"].to_numpy(dtype=np.float64)
-
-
-def pipeline_run_list() -> QuerySet[PipelineRun]:
-    return PipelineRun.objects.select_related("model_version").order_by("-started_at", "-id")
 
 
 def running_run_get() -> PipelineRun | None:

@@ -14,12 +14,10 @@ one. A run cut short by a killed worker is lost instead, and shows as such in th
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from celery import shared_task
 from django.db import OperationalError
 
-from ranking.services import features_build
 from training.errors import PipelineAlreadyRunning
 from training.models import PipelineRun
 from training.services.pipeline import pipeline_run
@@ -57,17 +55,3 @@ def pipeline_run_task(trigger: str = PipelineRun.Trigger.SCHEDULE, actor: str = 
     }
     logger.info("Pipeline run %s %s: v%s %s", run.pk, run.status, version, result["decision"])
     return result
-
-
-@shared_task(**TRANSIENT_RETRY)
-def features_build_task(until_iso: str, purpose: str) -> dict:
-    """Build a feature set from the events before ``until_iso`` (an ISO 8601 time with its offset)."""
-    until = datetime.fromisoformat(until_iso)
-    if until.tzinfo is None:
-        raise ValueError(f"until_iso needs a UTC offset, got {until_iso!r}")
-    feature_set = features_build(until=until, purpose=purpose).feature_set
-    return {
-        "feature_set": feature_set.pk,
-        "status": feature_set.status,
-        "until": feature_set.until.isoformat(),
-    }

@@ -9,11 +9,10 @@ from django.db import OperationalError
 
 from catalog.services import synthetic_data_generate
 from catalog.synthetic import SyntheticConfig
-from ranking.models import FeatureSet
 from searchop_site.celery import app as celery_app
 from training.enqueue import pipeline_run_enqueue
 from training.models import PipelineRun
-from training.tasks import ALREADY_RUNNING, features_build_task, pipeline_run_task
+from training.tasks import ALREADY_RUNNING, pipeline_run_task
 
 pytestmark = pytest.mark.django_db
 
@@ -88,14 +87,3 @@ def test_enqueueing_waits_for_the_transaction_to_commit(django_capture_on_commit
     assert len(callbacks) == 1
     assert "Pipeline run not started (trigger admin)" in caplog.text
     assert PipelineRun.objects.count() == 1
-
-
-@pytest.mark.usefixtures("eager_tasks")
-def test_the_features_task_builds_a_feature_set_before_the_given_time(small_config):
-    synthetic_data_generate(config=small_config)
-
-    result = features_build_task.delay("2026-10-01T00:00:00+00:00", FeatureSet.Purpose.ADHOC).get()
-
-    feature_set = FeatureSet.objects.get(pk=result["feature_set"])
-    assert result["status"] == feature_set.status == FeatureSet.Status.READY
-    assert feature_set.until.isoformat() == "2026-10-01T00:00:00+00:00"
