@@ -41,6 +41,7 @@ from ranking.services import (
 from training import evaluation, metrics
 from training.decision import PROMOTED, Decision, Policy, decision_make
 from training.models import PipelineRun
+from training.propensity import PropensityModel, propensity_fit
 from training.selectors import lists_get, query_lists_get, randomised_lists_get, truth_get
 from training.trainer import RankingSet, TrainResult, ranker_train
 
@@ -116,8 +117,8 @@ class Dataset:
     eval_lists: pd.DataFrame
     eval_features: np.ndarray
     eval_data: evaluation.EvaluationData
-    train_propensity: metrics.PropensityModel
-    eval_propensity: metrics.PropensityModel
+    train_propensity: PropensityModel
+    eval_propensity: PropensityModel
     counts: dict
     feature_sets: dict[str, int]
 
@@ -135,11 +136,11 @@ def _matrix(snapshot: FeatureSnapshot, lists: pd.DataFrame) -> np.ndarray:
     )
 
 
-def _propensity_fit(lists: pd.DataFrame) -> metrics.PropensityModel:
+def _propensity_fit(lists: pd.DataFrame) -> PropensityModel:
     clip = settings.SEARCHOP_EVALUATION["propensity_clip"]
     if lists.empty:
-        return metrics.PropensityModel.default(clip=clip)
-    return metrics.propensity_fit(
+        return PropensityModel.default(clip=clip)
+    return propensity_fit(
         lists["position"].to_numpy(),
         lists["label"].to_numpy() > 0,
         list_index=lists["list_index"].to_numpy(),
