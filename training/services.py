@@ -558,7 +558,8 @@ def letor_train(*, train_path: str, valid_path: str, rounds: int, reporter: Repo
     """Train our LambdaMART (the settings' hyperparameters) on LETOR / SVMlight files and
     report NDCG@1/3/5/10 on the validation file, so the trainer can be checked against
     published results (MSLR-WEB10K) and other tools. Registers nothing."""
-    from training.letor import letor_read, letor_train_evaluate
+    from training.letor.benchmark import letor_train_evaluate
+    from training.letor.read import letor_read
 
     reporter = reporter or Reporter.silent()
     with reporter.step(f"Reading {train_path}") as info:
@@ -582,7 +583,7 @@ def training_data_export(
     contract's 32 columns in order, graded labels) as a LETOR file, one qid per list
     (``request_id``), or with a LightGBM ``.query`` side file; ``PATH.features`` names the
     feature of each index."""
-    from training.letor import letor_write
+    from training.letor.write import letor_write
 
     reporter = reporter or Reporter.silent()
     windows = windows or windows_compute()
