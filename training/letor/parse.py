@@ -44,12 +44,16 @@ _BLANKS = re.compile(rb"  ++")
 
 @dataclass
 class Block:
+    """The rows of one block; ``features`` as wide as the block's highest feature index."""
+
     labels: IntArray
     qids: np.ndarray  # str per row (object), or empty in the .query form
     features: FloatArray
 
 
 def parse_block(path: PathLike, first_line: int, block: bytes, with_qid: bool) -> Block:
+    """The rows of ``block`` (whole lines, the first of them line ``first_line`` of ``path``):
+    by the fast path, else line by line, which raises ``LetorFormatError`` at the first bad line."""
     fast = _parse_block_fast(block, with_qid)
     return fast if fast is not None else _parse_block_careful(path, first_line, block.split(b"\n"), with_qid)
 

@@ -38,7 +38,7 @@ def letor_read(path: PathLike, *, query_file: PathLike | None = None) -> LetorDa
     in ``query_file`` (default: ``FILE.query`` next to the file; for ``x.txt.gz`` also
     ``x.txt.query``). ``num_features`` is the highest feature index in the file. Raises
     ``LetorFormatError`` (a ``ValueError``) naming the file and line of the first problem;
-    ``OSError`` when a file is missing. See the module docstring for the engine.
+    ``OSError`` when a file is missing. The engine: ``training.letor.parse``.
     """
     with_qid = _first_data_line_has_qid(path)
     if with_qid and query_file is not None:
