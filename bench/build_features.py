@@ -86,7 +86,7 @@ def child_build() -> None:
     ready = time.perf_counter()
     cpu_before = resource.getrusage(resource.RUSAGE_SELF)
     reporter = Reporter.to_stream(sys.stdout)
-    feature_set = features_build(until=until, reporter=reporter)
+    feature_set = features_build(until=until, reporter=reporter).feature_set
     finished = time.perf_counter()
     cpu_after = resource.getrusage(resource.RUSAGE_SELF)
     peak_kb = cpu_after.ru_maxrss

@@ -36,7 +36,7 @@ def main() -> None:
     rank_bench.database_ready(env)  # sets up Django with the benchmark database
     from django.core.wsgi import get_wsgi_application
 
-    from ranking.serving import serving_state_get
+    from ranking.serving.state import serving_state_get
 
     application = get_wsgi_application()
     key = rank_bench.api_key()

@@ -33,13 +33,11 @@ class EstimatedCountPaginator(Paginator):
         return queryset.order_by()[:COUNT_CAP].count()
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    paginator = EstimatedCountPaginator
-    show_full_result_count = False
-    # Facet counts are one COUNT per filter choice over the table.
-    show_facets = admin.ShowFacets.NEVER
+class ReadOnlyPermissions:
+    """For rows that only services write: the admin shows them and changes nothing. A mixin
+    for model admins and inlines (whose ``has_add_permission`` also takes ``obj``)."""
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
@@ -47,6 +45,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+class ReadOnlyAdmin(ReadOnlyPermissions, admin.ModelAdmin):
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    # Facet counts are one COUNT per filter choice over the table.
+    show_facets = admin.ShowFacets.NEVER
 
 
 @admin.register(Product)

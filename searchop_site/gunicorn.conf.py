@@ -41,7 +41,7 @@ def on_starting(server):
 
 def post_worker_init(worker):
     """Start loading the production model in the background as soon as the worker is up."""
-    from ranking.serving import SERVING
+    from ranking.serving.state import SERVING
 
     try:
         SERVING.warm()

@@ -12,7 +12,7 @@ import lightgbm
 import numpy as np
 
 from catalog.models import Event, Product
-from ranking import contract
+from ranking.features import contract
 from ranking.models import ModelStatus
 from tests.registry_factories import ModelVersionFactory
 
@@ -72,7 +72,7 @@ def _contract_training_matrix(seed: int) -> tuple:
 @functools.cache
 def contract_model_text(seed: int = 0, trees: int = 20) -> str:
     """A real LambdaMART ranker (20 small trees, ~50 ms) over the 32 features of
-    ``ranking.contract``, so serving loads, verifies, compiles and explains it as it would a
+    ``ranking.features.contract``, so serving loads, verifies, compiles and explains it as it would a
     trained one. Other seeds give other models (for promote and rollback)."""
     features, labels, groups = _contract_training_matrix(seed)
     data = lightgbm.Dataset(features, labels, group=groups, feature_name=list(contract.NAMES))
@@ -93,7 +93,7 @@ def contract_register_kwargs(*, seed: int = 0) -> dict:
     """Arguments for ``model_version_register``: a contract model as the pipeline registers it."""
     return {
         "model_text": contract_model_text(seed),
-        "feature_contract": contract.contract_dict(),
+        "feature_contract": contract.CONTRACT.as_dict(),
         "hyperparameters": {"num_leaves": 7, "num_boost_round": 20, "seed": seed},
         "windows": {"train": ["2026-08-01", "2026-08-25"]},
         "counts": {"train_lists": 60},
@@ -107,7 +107,7 @@ class ContractModelVersionFactory(ModelVersionFactory):
     (no transition). Serving accepts it: its contract is the one this code builds."""
 
     status = ModelStatus.PRODUCTION
-    feature_contract = factory.LazyFunction(contract.contract_dict)
+    feature_contract = factory.LazyFunction(contract.CONTRACT.as_dict)
     model_text = factory.LazyFunction(contract_model_text)
     num_trees = factory.LazyAttribute(lambda mv: mv.model_text.count("\nTree="))
     feature_importance = factory.LazyFunction(dict)

@@ -1,7 +1,6 @@
-"""Hand-made catalogs and events for the pure feature code (``ranking.feature_compute``,
-``ranking.matrix``): small enough that every expected value can be worked out by hand.
+"""Hand-made catalogs and events for the pure feature code (``ranking.features``): small enough that every expected value can be worked out by hand.
 
-``tables_compute`` aggregates an events frame the way ``ranking.services.features_build``
+``tables_compute`` aggregates an events frame the way ``ranking.features.aggregate``
 asks the database to (counts per key and event type, strictly before ``until``), so a
 test can speak in events rather than in counts.
 """
@@ -12,7 +11,7 @@ import math
 
 import pandas as pd
 
-from ranking import feature_compute, matrix
+from ranking.features import snapshot, tables
 
 UNTIL = pd.Timestamp("2026-10-01T00:00:00Z")
 
@@ -58,7 +57,7 @@ def shown(product_id: str, times: int, *, clicks: int = 0, query: str = "shoes",
 
 def tables_compute(
     frame: pd.DataFrame, *, catalog: pd.DataFrame = CATALOG, until: pd.Timestamp = UNTIL
-) -> feature_compute.FeatureTables:
+) -> tables.FeatureTables:
     before = frame[frame["timestamp"] < until].assign(n=1.0, position=lambda f: f["position"].astype(float))
     product_counts = (
         before.groupby(["product_id", "event_type"])
@@ -83,7 +82,7 @@ def tables_compute(
     )
     firsts = before[(before["event_type"] == "impression") & (before["position"] == 1)]
     query_lists = firsts.groupby("query_norm").size().rename("lists").reset_index()
-    return feature_compute.feature_tables_compute(
+    return tables.feature_tables_compute(
         catalog=catalog,
         product_counts=product_counts,
         query_product_counts=query_product_counts,
@@ -93,7 +92,7 @@ def tables_compute(
     )
 
 
-def snapshot_build(frame: pd.DataFrame, *, catalog: pd.DataFrame = CATALOG) -> matrix.FeatureSnapshot:
-    return feature_compute.snapshot_build(
+def snapshot_build(frame: pd.DataFrame, *, catalog: pd.DataFrame = CATALOG) -> snapshot.FeatureSnapshot:
+    return snapshot.snapshot_build(
         catalog=catalog, tables=tables_compute(frame, catalog=catalog), until=UNTIL.isoformat()
     )

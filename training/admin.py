@@ -10,10 +10,8 @@ clicks, two admins or a click during the scheduled run still start one run.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
-from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -27,9 +25,12 @@ from django.utils.safestring import SafeString, mark_safe
 from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from catalog.admin import ReadOnlyPermissions
 from ranking.errors import RegistryError
+from training.enqueue import pipeline_run_enqueue
+from training.errors import PipelineError
 from training.models import PipelineRun
-from training.services import PipelineError, pipeline_run_enqueue
+from training.selectors import running_run_get
 from training.tasks import pipeline_run_task
 
 STATUS_COLOURS: dict[str, str] = {
@@ -79,15 +80,8 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
-def running_run_get() -> PipelineRun | None:
-    """The run holding the claim, unless it is older than the timeout: the next claim closes
-    such a run as abandoned (a killed worker), so it does not block "run now"."""
-    stale = timezone.now() - timedelta(hours=settings.SEARCHOP_PIPELINE_TIMEOUT_HOURS)
-    return PipelineRun.objects.filter(status=PipelineRun.Status.RUNNING, started_at__gte=stale).first()
-
-
 @admin.register(PipelineRun)
-class PipelineRunAdmin(admin.ModelAdmin):
+class PipelineRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
     list_display = (
         "run_label",
         "started_at",
@@ -104,15 +98,6 @@ class PipelineRunAdmin(admin.ModelAdmin):
     ordering = ("-started_at", "-id")
 
     # -- permissions: runs are written by the pipeline only -------------------------------------
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_run_permission(self, request: HttpRequest) -> bool:
         """May start a run now (the model's add permission: a run is a new row)."""
         opts = self.opts

@@ -21,7 +21,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from training.evaluation import BASELINES
+from ranking.rankers import BASELINES
 
 PROMOTED = "promoted"
 REJECTED = "rejected"

@@ -25,11 +25,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ranking.rankers import RANKER_NAMES
 from training import metrics, statistics
 from training.propensity import PropensityModel
 
-RANKERS = ("model", "production", "bm25", "popularity", "logging", "random", "oracle")
-BASELINES = ("bm25", "popularity", "logging", "random")
 SEGMENTS = ("head", "torso", "tail")
 K = 10
 
@@ -141,7 +140,7 @@ def evaluation_report(
     clicked_lists = np.zeros(n, dtype=bool)
     clicked_lists[np.unique(data.list_index[data.labels > 0])] = True
     results: dict[str, RankerResult | None] = {}
-    for i, name in enumerate(RANKERS):
+    for i, name in enumerate(RANKER_NAMES):
         ranker_scores = scores.get(name)
         if ranker_scores is None or n == 0:
             results[name] = None

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from training.evaluation import RANKERS, SEGMENTS
+from ranking.rankers import RANKER_NAMES
+from training.evaluation import SEGMENTS
 
 # Each table's columns once, (title, width): the header and every row are laid out from them.
 _RANKER_COLUMNS = (("ranker", 11), ("NDCG@10", 7), ("MRR", 7), ("CTR@10", 7), ("debiased", 9), ("truth", 7))
@@ -63,7 +64,7 @@ def _ranker_table(report: dict) -> list[str]:
     intervals = report.get("intervals") or {}
     header = _table_line([title for title, _ in _RANKER_COLUMNS], _RANKER_COLUMNS) + "   " + _INTERVAL_TITLE
     lines = [header, "  " + "-" * (len(header) - 2)]
-    for name in RANKERS:
+    for name in RANKER_NAMES:
         row = metrics.get(name)
         if row is None and (truth.get(name) is None):
             lines.append(f"  {name:<{_RANKER_COLUMNS[0][1]}} {'(does not apply)':>40}")

@@ -1,17 +1,18 @@
 """Reads the training pipeline shares: lists in a time window, randomised lists, the ground
-truth of evaluation lists, query frequencies, pipeline runs."""
+truth of evaluation lists, pipeline runs."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import numpy as np
 import pandas as pd
+from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 
 from catalog.models import GroundTruth, SearchRequest
 from catalog.selectors import EVENT_FRAME_COLUMNS, events_frame_get
-from ranking.models import FeatureSet, QueryFrequency
 from training.lists import lists_build
 from training.models import PipelineRun
 
@@ -72,9 +73,12 @@ def truth_get(*, lists: pd.DataFrame, since: datetime, until: datetime) -> np.nd
     return joined["relevance"].to_numpy(dtype=np.float64)
 
 
-def query_lists_get(*, feature_set: FeatureSet) -> dict[str, int]:
-    return dict(QueryFrequency.objects.filter(feature_set=feature_set).values_list("query_norm", "lists"))
-
-
 def pipeline_run_list() -> QuerySet[PipelineRun]:
     return PipelineRun.objects.select_related("model_version").order_by("-started_at", "-id")
+
+
+def running_run_get() -> PipelineRun | None:
+    """The run holding the claim, unless it is older than the timeout: the next claim closes
+    such a run as abandoned (a killed worker), so it does not block "run now"."""
+    stale = timezone.now() - timedelta(hours=settings.SEARCHOP_PIPELINE_TIMEOUT_HOURS)
+    return PipelineRun.objects.filter(status=PipelineRun.Status.RUNNING, started_at__gte=stale).first()

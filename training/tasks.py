@@ -20,8 +20,9 @@ from celery import shared_task
 from django.db import OperationalError
 
 from ranking.services import features_build
+from training.errors import PipelineAlreadyRunning
 from training.models import PipelineRun
-from training.services import PipelineAlreadyRunning, pipeline_run
+from training.services.pipeline import pipeline_run
 
 logger = logging.getLogger(__name__)
 
@@ -64,7 +65,7 @@ def features_build_task(until_iso: str, purpose: str) -> dict:
     until = datetime.fromisoformat(until_iso)
     if until.tzinfo is None:
         raise ValueError(f"until_iso needs a UTC offset, got {until_iso!r}")
-    feature_set = features_build(until=until, purpose=purpose)
+    feature_set = features_build(until=until, purpose=purpose).feature_set
     return {
         "feature_set": feature_set.pk,
         "status": feature_set.status,

@@ -2,7 +2,10 @@
 before the set's ``until`` (point in time), so a training set can never see its labels.
 
 Written only by ``ranking.services.features_build``; read whole by the snapshot loader
-(``ranking.selectors.feature_snapshot_get``), never row by row on the request path.
+(``ranking.selectors.feature_snapshot_get``), never row by row on the request path. The
+behaviour tables' columns come from the feature contract: the counts, then one column per
+feature of the table's group (``behaviour_fields_add``), so a feature declared in the
+contract needs only ``makemigrations`` to be stored.
 
 The tables' ``feature_set`` columns have neither their own index (each table's unique
 constraint starts with it) nor a database foreign key (a set's rows are written once, by one
@@ -14,6 +17,9 @@ from __future__ import annotations
 
 from django.db import models
 from django.db.models import Q
+
+from ranking.features.contract import CONTRACT, Group
+from ranking.features.tables import COUNT_COLUMNS
 
 
 class FeatureSet(models.Model):
@@ -59,17 +65,7 @@ class ProductFeatures(models.Model):
         FeatureSet, on_delete=models.CASCADE, related_name="products", db_index=False, db_constraint=False
     )
     product_external_id = models.CharField(max_length=128)
-    impressions = models.BigIntegerField(default=0)
-    clicks = models.BigIntegerField(default=0)
-    carts = models.BigIntegerField(default=0)
-    purchases = models.BigIntegerField(default=0)
-    p_impression_share = models.FloatField()
-    p_ctr_lift = models.FloatField()
-    p_atc_lift = models.FloatField()
-    p_purchase_lift = models.FloatField()
-    p_popularity = models.FloatField()
-    p_recency_days = models.FloatField()
-    p_age_days = models.FloatField()
+    # The counts and the product features: behaviour_fields_add below.
 
     class Meta:
         constraints = [
@@ -92,15 +88,7 @@ class QueryProductFeatures(models.Model):
     )
     query_norm = models.CharField(max_length=512)
     product_external_id = models.CharField(max_length=128)
-    impressions = models.BigIntegerField(default=0)
-    clicks = models.BigIntegerField(default=0)
-    carts = models.BigIntegerField(default=0)
-    purchases = models.BigIntegerField(default=0)
-    qp_impressions = models.FloatField()
-    qp_ctr_lift = models.FloatField()
-    qp_atc_lift = models.FloatField()
-    qp_purchase_lift = models.FloatField()
-    qp_avg_position = models.FloatField()
+    # The counts and the query x product features: behaviour_fields_add below.
 
     class Meta:
         constraints = [
@@ -112,6 +100,18 @@ class QueryProductFeatures(models.Model):
 
     def __str__(self) -> str:
         return f"{self.query_norm!r} x {self.product_external_id} @ set {self.feature_set_id}"
+
+
+def behaviour_fields_add(model: type[models.Model], group: Group) -> None:
+    """The counts and one float column per contract feature of ``group``."""
+    for name in COUNT_COLUMNS:
+        model.add_to_class(name, models.BigIntegerField(default=0))
+    for name in CONTRACT.names_of(group):
+        model.add_to_class(name, models.FloatField())
+
+
+behaviour_fields_add(ProductFeatures, Group.PRODUCT)
+behaviour_fields_add(QueryProductFeatures, Group.QUERY_PRODUCT)
 
 
 class UserFeatures(models.Model):

@@ -3,7 +3,12 @@
 Everything is re-exported here, so callers import ``from ranking.services import ...``.
 """
 
-from ranking.services.features import features_build
+from ranking.services.features import (
+    FeatureBuild,
+    FeaturesUnavailable,
+    features_build,
+    serving_features_build,
+)
 from ranking.services.registry import (
     REGISTRY_LOCK_KEY,
     model_version_archive,
@@ -17,6 +22,8 @@ from ranking.services.registry import (
 
 __all__ = [
     "REGISTRY_LOCK_KEY",
+    "FeatureBuild",
+    "FeaturesUnavailable",
     "features_build",
     "model_version_archive",
     "model_version_promote",
@@ -25,4 +32,5 @@ __all__ = [
     "model_version_report_attach",
     "model_version_rollback",
     "model_version_verify",
+    "serving_features_build",
 ]

@@ -10,13 +10,9 @@ LightGBM can abort the whole process on a corrupted model text.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.metadata
-import json
 import re
-import signal
 import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,7 +22,8 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 
-from ranking.errors import ModelVerificationError, NothingToRollBack, RegistryError
+from ranking.errors import NothingToRollBack, RegistryError
+from ranking.model_loading import model_text_check, sha256_text
 from ranking.models import ModelStatus, ModelVersion, ModelVersionTransition, TransitionKind
 from ranking.selectors import model_version_get, model_version_rollback_target_get
 
@@ -35,7 +32,6 @@ if TYPE_CHECKING:
 
 # Any fixed 64-bit number; it names the one PostgreSQL advisory lock all registry writes share.
 REGISTRY_LOCK_KEY = 0x5EA7C0_0001
-MODEL_CHECK_TIMEOUT_SECONDS = 60.0
 PROMOTABLE = (ModelStatus.CANDIDATE, ModelStatus.ARCHIVED)
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 
@@ -82,7 +78,7 @@ def model_version_register(
             code_version=_code_version(),
             training_seconds=float(training_seconds),
             model_text=model_text,
-            model_sha256=_sha256(model_text),
+            model_sha256=sha256_text(model_text),
             num_trees=num_trees,
             report=report,
             feature_importance=feature_importance or {},
@@ -121,7 +117,7 @@ def model_version_verify(*, version: int) -> None:
     """Check that ``version`` can be served: the stored text still has the recorded sha256,
     and LightGBM loads it in a child process with the recorded number of trees (and as many
     features as the feature contract names). Raises ModelVerificationError; changes nothing."""
-    _verify(model_version_get(version=version))
+    model_text_check(model_version_get(version=version))
 
 
 def model_version_promote(*, version: int, user: User | None = None, actor: str, reason: str) -> ModelVersion:
@@ -134,7 +130,7 @@ def model_version_promote(*, version: int, user: User | None = None, actor: str,
     _require_text(actor=actor, reason=reason)
     target = model_version_get(version=version)
     _promotable_check(target)
-    _verify(target)
+    model_text_check(target)
     with _registry_transaction():
         current, target = _rows_lock(target_id=target.pk)
         _promotable_check(target)  # again, under the lock: another request may have got here first
@@ -157,7 +153,7 @@ def model_version_rollback(*, user: User | None = None, actor: str, reason: str)
     transaction, locking and verification as a promotion. Raises NothingToRollBack."""
     _require_text(actor=actor, reason=reason)
     target = _rollback_target_get()
-    _verify(target)
+    model_text_check(target)
     with _registry_transaction():
         again = _rollback_target_get()
         if again.pk != target.pk:
@@ -373,64 +369,6 @@ def _rollback_target_get() -> ModelVersion:
     return target
 
 
-def _verify(model_version: ModelVersion) -> None:
-    version = model_version.version
-    actual = _sha256(model_version.model_text)
-    if actual != model_version.model_sha256:
-        raise ModelVerificationError(
-            version,
-            f"the model text's sha256 is {actual[:12]}…, the registry recorded "
-            f"{model_version.model_sha256[:12]}…: the text changed after registration.",
-        )
-    command = [sys.executable, "-m", "ranking.model_check", "--trees", str(model_version.num_trees)]
-    names = (model_version.feature_contract or {}).get("names")
-    if isinstance(names, list) and names:
-        command += ["--features", str(len(names))]
-    timeout = float(getattr(settings, "SEARCHOP_MODEL_CHECK_TIMEOUT", MODEL_CHECK_TIMEOUT_SECONDS))
-    try:
-        result = subprocess.run(
-            command,
-            input=model_version.model_text,
-            capture_output=True,
-            text=True,
-            # A corrupted model can make LightGBM print bytes that are not UTF-8.
-            errors="replace",
-            timeout=timeout,
-            cwd=settings.BASE_DIR,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        raise ModelVerificationError(version, f"LightGBM did not load it within {timeout:g} s.") from None
-    if result.returncode < 0:
-        raise ModelVerificationError(
-            version,
-            f"LightGBM crashed loading it (killed by {_signal_name(-result.returncode)}): "
-            "the model text is corrupted.",
-        )
-    outcome = _last_json_line(result.stdout)
-    if result.returncode != 0 or not outcome.get("ok"):
-        detail = outcome.get("error") or (result.stderr.strip().splitlines() or ["no output"])[-1]
-        raise ModelVerificationError(version, f"LightGBM could not load it: {detail}")
-
-
-def _last_json_line(stdout: str) -> dict[str, Any]:
-    for line in reversed(stdout.strip().splitlines()):
-        try:
-            value = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(value, dict):
-            return value
-    return {}
-
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"
-
-
 def _trees_count(model_text: str) -> int:
     if not model_text.startswith("tree\n"):
         raise RegistryError("model_text is not a LightGBM model text (its first line is not 'tree').")
@@ -447,15 +385,17 @@ def _require_text(*, actor: str, reason: str) -> None:
         raise RegistryError("An actor is required (who or what makes the change).")
 
 
-def _decision(report: dict[str, Any]) -> dict[str, str]:
+def _decision(report: dict[str, Any]) -> dict[str, Any]:
+    """The report's decision: its action and reason, and its gates where it has them."""
     decision = report.get("decision") if isinstance(report, dict) else None
     if not isinstance(decision, dict) or not decision.get("action"):
         return {}
-    return {"action": str(decision["action"]), "reason": str(decision.get("reason") or "")}
-
-
-def _sha256(text: str) -> str:
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    gates = decision.get("gates")
+    return {
+        "action": str(decision["action"]),
+        "reason": str(decision.get("reason") or ""),
+        **({"gates": gates} if isinstance(gates, dict) else {}),
+    }
 
 
 def _lightgbm_version() -> str:

@@ -23,8 +23,8 @@ from django.db import connection
 
 from catalog.services import synthetic_data_generate
 from catalog.synthetic import SyntheticConfig
+from training.enqueue import pipeline_run_enqueue
 from training.models import PipelineRun
-from training.services import pipeline_run_enqueue
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_SHOP = SyntheticConfig(products=120, categories=4, users=60, events=6_000, days=56, seed=3)

@@ -20,6 +20,7 @@ from django.db import connection
 
 from catalog.models import Event
 from catalog.services import synthetic_data_generate
+from ranking.features.store import feature_tables_read
 from ranking.models import (
     FeatureSet,
     ProductFeatures,
@@ -28,12 +29,7 @@ from ranking.models import (
     UserAffinity,
     UserFeatures,
 )
-from ranking.selectors import (
-    feature_set_latest_get,
-    feature_set_latest_id_get,
-    feature_snapshot_get,
-    feature_tables_get,
-)
+from ranking.selectors import feature_set_latest_get, feature_set_latest_id_get, feature_snapshot_get
 from ranking.services import features_build
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +74,7 @@ def event(**fields) -> Event:
 
 
 def test_events_at_or_after_the_cut_off_change_nothing_in_the_built_tables(until):
-    before = features_build(until=until)
+    before = features_build(until=until).feature_set
     known = Event.objects.filter(timestamp__lt=until).first()
     Event.objects.bulk_create(
         [
@@ -101,7 +97,7 @@ def test_events_at_or_after_the_cut_off_change_nothing_in_the_built_tables(until
     later.filter(event_type="impression").exclude(request_id="late").update(event_type="click")
     later.filter(event_type="add_to_cart").delete()
 
-    after = features_build(until=until)
+    after = features_build(until=until).feature_set
     assert after.status == before.status == FeatureSet.Status.READY
     assert after.events_counted == before.events_counted == Event.objects.filter(timestamp__lt=until).count()
     assert rows_of(after) == rows_of(before)
@@ -109,7 +105,7 @@ def test_events_at_or_after_the_cut_off_change_nothing_in_the_built_tables(until
 
 
 def test_an_event_just_before_the_cut_off_is_counted(until):
-    before = features_build(until=until)
+    before = features_build(until=until).feature_set
     known = Event.objects.filter(timestamp__lt=until).first()
     Event.objects.bulk_create(
         [
@@ -120,13 +116,13 @@ def test_an_event_just_before_the_cut_off_is_counted(until):
             )
         ]
     )
-    after = features_build(until=until)
+    after = features_build(until=until).feature_set
     assert after.events_counted == before.events_counted + 1
     assert rows_of(after)["ProductFeatures"] != rows_of(before)["ProductFeatures"]
 
 
 def test_a_ready_set_records_its_window_counts_and_statistics(until):
-    feature_set = features_build(until=until, purpose=FeatureSet.Purpose.TRAIN)
+    feature_set = features_build(until=until, purpose=FeatureSet.Purpose.TRAIN).feature_set
     assert feature_set.until == until
     assert feature_set.purpose == FeatureSet.Purpose.TRAIN
     assert feature_set.error == ""
@@ -140,7 +136,7 @@ def test_a_ready_set_records_its_window_counts_and_statistics(until):
 
 
 def test_a_cut_off_before_every_event_builds_a_ready_set_without_rows(shop):
-    feature_set = features_build(until=shop.first_timestamp.floor("s").to_pydatetime())
+    feature_set = features_build(until=shop.first_timestamp.floor("s").to_pydatetime()).feature_set
     assert feature_set.status == FeatureSet.Status.READY
     assert feature_set.events_counted == 0
     assert all(not model.objects.filter(feature_set=feature_set).exists() for model in TABLES)
@@ -176,8 +172,8 @@ def test_a_build_that_fails_while_writing_is_marked_failed_and_leaves_no_rows(un
 
 
 def test_the_selectors_return_the_newest_ready_set_of_a_purpose_never_a_failed_or_building_one(until):
-    train = features_build(until=until, purpose=FeatureSet.Purpose.TRAIN)
-    serving = features_build(until=until + dt.timedelta(days=1), purpose=FeatureSet.Purpose.SERVING)
+    train = features_build(until=until, purpose=FeatureSet.Purpose.TRAIN).feature_set
+    serving = features_build(until=until + dt.timedelta(days=1), purpose=FeatureSet.Purpose.SERVING).feature_set
     FeatureSet.objects.create(until=until, purpose="train", status="failed", contract_version="1")
     FeatureSet.objects.create(until=until, purpose="train", status="building", contract_version="1")
 
@@ -187,9 +183,19 @@ def test_the_selectors_return_the_newest_ready_set_of_a_purpose_never_a_failed_o
     assert feature_set_latest_id_get(purpose=FeatureSet.Purpose.EVAL) is None
 
 
-def test_the_tables_read_back_are_the_tables_written(until):
-    feature_set = features_build(until=until)
-    tables = feature_tables_get(feature_set=feature_set)
+def test_the_tables_read_back_are_the_tables_written_and_returned(until):
+    build = features_build(until=until)
+    feature_set = build.feature_set
+    tables = feature_tables_read(feature_set=feature_set)
+    for name in ("products", "query_products", "users", "user_affinities", "queries"):
+        returned, read = getattr(build.tables, name), getattr(tables, name)
+        assert list(read.columns) == list(returned.columns), name
+        pd.testing.assert_frame_equal(
+            read.sort_values(list(read.columns)).reset_index(drop=True),
+            returned.sort_values(list(read.columns)).reset_index(drop=True),
+            check_dtype=False,
+            obj=name,
+        )
     products = tables.products.set_index("product_id")
     stored = ProductFeatures.objects.filter(feature_set=feature_set)
     assert len(products) == stored.count()

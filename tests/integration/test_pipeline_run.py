@@ -23,8 +23,8 @@ from django.utils import timezone
 from catalog.selectors import event_latest_timestamp_get
 from catalog.services import synthetic_data_generate
 from ranking.models import FeatureSet, ModelStatus, ModelVersion, TransitionKind
+from ranking.rankers import RANKER_NAMES as RANKERS
 from ranking.services import model_version_promote, model_version_register
-from training.evaluation import RANKERS
 from training.models import PipelineRun
 from training.services import (
     PipelineAlreadyRunning,

@@ -11,8 +11,8 @@ from catalog.services import synthetic_data_generate
 from catalog.synthetic import SyntheticConfig
 from ranking.models import FeatureSet
 from searchop_site.celery import app as celery_app
+from training.enqueue import pipeline_run_enqueue
 from training.models import PipelineRun
-from training.services import pipeline_run_enqueue
 from training.tasks import ALREADY_RUNNING, features_build_task, pipeline_run_task
 
 pytestmark = pytest.mark.django_db

@@ -32,7 +32,7 @@ from schemathesis.specs.openapi.checks import (
 
 from catalog.models import Product
 from ranking.models import ApiClient
-from ranking.serving import SERVING, ServingState, state_build
+from ranking.serving.state import SERVING, ServingState, state_build
 from searchop_site.wsgi import application
 from tests.factories import ContractModelVersionFactory
 from tests.integration.api.support import worker_state_reset

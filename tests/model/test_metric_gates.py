@@ -26,7 +26,8 @@ from django.db import transaction
 from catalog.services import synthetic_data_generate
 from catalog.synthetic import SyntheticConfig
 from ranking.models import ModelStatus
-from training.evaluation import BASELINES, RANKERS
+from ranking.rankers import BASELINES
+from ranking.rankers import RANKER_NAMES as RANKERS
 from training.services import pipeline_run
 
 pytestmark = pytest.mark.django_db

@@ -7,8 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from ranking.rankers import RANKER_NAMES as RANKERS
 from training import metrics
-from training.evaluation import RANKERS, EvaluationData, evaluation_report, query_segments
+from training.evaluation import EvaluationData, evaluation_report, query_segments
 from training.propensity import PropensityModel
 
 N_LISTS, SIZE = 60, 10

@@ -4,7 +4,7 @@ trained variants and the decision when the report has them."""
 
 from __future__ import annotations
 
-from training.evaluation import RANKERS
+from ranking.rankers import RANKER_NAMES
 from training.report_text import report_text
 
 REPORT = {
@@ -52,7 +52,7 @@ def test_the_heading_names_the_version_the_windows_and_the_list_counts():
 def test_each_ranker_has_a_row_and_one_without_figures_says_it_does_not_apply():
     text = report_text(REPORT)
 
-    for name in RANKERS:
+    for name in RANKER_NAMES:
         assert line_starting(text, f"  {name} ")
     assert line_starting(text, "  production ").endswith("(does not apply)")
     assert cells(text, "  oracle ") == "oracle - - - - 1.0000"
@@ -94,5 +94,5 @@ def test_an_empty_report_is_the_ranker_table_alone():
     assert lines[0] == ""
     assert lines[1].startswith("  ranker ")
     assert set(lines[2].strip()) == {"-"}
-    assert len(lines) == 3 + len(RANKERS)
+    assert len(lines) == 3 + len(RANKER_NAMES)
     assert all(line.endswith("(does not apply)") for line in lines[3:])

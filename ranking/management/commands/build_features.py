@@ -1,14 +1,14 @@
 from __future__ import annotations
 
-from datetime import UTC, timedelta
+from datetime import UTC
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils.dateparse import parse_datetime
 
 from catalog.progress import Reporter
-from catalog.selectors import event_latest_timestamp_get
+from catalog.services import events_request_context_fill
 from ranking.models import FeatureSet
-from ranking.services import features_build
+from ranking.services import FeaturesUnavailable, features_build, serving_features_build
 
 
 class Command(BaseCommand):
@@ -28,21 +28,28 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options):
-        if options["until"]:
-            until = parse_datetime(options["until"])
-            if until is None:
-                raise CommandError(f"--until: not an ISO 8601 date-time: {options['until']!r}")
-            if until.tzinfo is None:
-                until = until.replace(tzinfo=UTC)
-        else:
-            latest = event_latest_timestamp_get()
-            if latest is None:
-                raise CommandError("There are no events yet: generate or import some first.")
-            until = latest + timedelta(microseconds=1)
         reporter = Reporter.to_stream(self.stdout)
-        feature_set = features_build(until=until, purpose=options["purpose"], reporter=reporter)
+        with reporter.step("Giving early events their request's query, user and session") as info:
+            info["events"] = events_request_context_fill()
+        try:
+            if options["until"]:
+                build = features_build(
+                    until=self._until(options["until"]), purpose=options["purpose"], reporter=reporter
+                )
+            else:
+                build = serving_features_build(reporter=reporter)
+        except FeaturesUnavailable as error:
+            raise CommandError(str(error)) from error
+        feature_set = build.feature_set
         self.stdout.write(
             f"Feature set {feature_set.pk} ({feature_set.purpose}) from {feature_set.events_counted:,} events "
             f"before {feature_set.until:%Y-%m-%d %H:%M:%S} in {feature_set.build_seconds:.1f} s: "
             + ", ".join(f"{name} {count:,}" for name, count in feature_set.counts.items())
         )
+
+    @staticmethod
+    def _until(text: str):
+        until = parse_datetime(text)
+        if until is None:
+            raise CommandError(f"--until: not an ISO 8601 date-time: {text!r}")
+        return until.replace(tzinfo=UTC) if until.tzinfo is None else until

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from ranking.selectors import model_version_list, report_key_metrics
+from ranking.reports import report_key_metrics
+from ranking.selectors import model_version_list
 
 COLUMNS = ("version", "status", "created", "ndcg@10", "mrr", "ctr@10", "bm25", "decision", "trees", "sha256")
 

@@ -1,12 +1,9 @@
 from __future__ import annotations
 
-import getpass
-
 from django.core.management.base import BaseCommand, CommandError
 
 from ranking.errors import RegistryError
-from ranking.models import ModelVersionTransition
-from ranking.selectors import model_version_history_get
+from ranking.management.registry_text import changes_text, cli_actor
 from ranking.services import model_version_promote
 
 
@@ -27,25 +24,4 @@ class Command(BaseCommand):
             )
         except RegistryError as error:
             raise CommandError(str(error)) from error
-        promotion = model_version_history_get(version=promoted.version).last()
-        self.stdout.write(changes_text(promotion))
-
-
-def cli_actor() -> str:
-    """``cli:<login>`` for the audit trail, ``cli`` where the login cannot be read."""
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (OSError, KeyError):
-        return "cli"
-
-
-def changes_text(promotion: ModelVersionTransition | None) -> str:
-    """What a promotion or rollback changed, read back from its audit record."""
-    if promotion is None:  # pragma: no cover - the service always writes one
-        return ""
-    lines = []
-    if promotion.replaced is not None:
-        lines.append(f"v{promotion.replaced.version}: production → archived")
-    lines.append(f"v{promotion.model_version.version}: {promotion.from_status} → production")
-    lines.append(f"reason: {promotion.reason}")
-    return "\n".join(lines)
+        self.stdout.write(changes_text(version=promoted.version))

@@ -3,8 +3,7 @@ from __future__ import annotations
 from django.core.management.base import BaseCommand, CommandError
 
 from ranking.errors import RegistryError
-from ranking.management.commands.promote_model import changes_text, cli_actor
-from ranking.selectors import model_version_history_get
+from ranking.management.registry_text import changes_text, cli_actor
 from ranking.services import model_version_rollback
 
 
@@ -22,5 +21,4 @@ class Command(BaseCommand):
             restored = model_version_rollback(actor=cli_actor(), reason=options["reason"])
         except RegistryError as error:
             raise CommandError(str(error)) from error
-        promotion = model_version_history_get(version=restored.version).last()
-        self.stdout.write(changes_text(promotion))
+        self.stdout.write(changes_text(version=restored.version))

@@ -10,10 +10,10 @@ from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from catalog.models import Event, GroundTruth, Product, SearchRequest
-from ranking.access import KEY_CACHE
-from ranking.impression_log import WRITER
 from ranking.models import FeatureSet, ModelVersion, ModelVersionTransition
-from ranking.serving import SERVING, ServingState, state_build
+from ranking.serving.access import KEY_CACHE
+from ranking.serving.impression_log import WRITER
+from ranking.serving.state import SERVING, ServingState, state_build
 
 RANK = "/api/rank"
 EVENTS = "/api/events"

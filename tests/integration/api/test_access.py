@@ -1,5 +1,5 @@
 """API keys and per-key throttling on the machine API, and the keys' admin
-(ranking.access, ranking.admin.ApiClientAdmin)."""
+(ranking.serving.access, ranking.admin.audit.ApiClientAdmin)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import redis
 from django.utils import timezone
 
-from ranking.access import KEY_CACHE
 from ranking.models import ApiClient
+from ranking.serving.access import KEY_CACHE
 from tests.integration.api.support import EVENTS, RANK, assert_refused, post_json, serve_current
 
 pytestmark = pytest.mark.django_db

@@ -6,15 +6,14 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.utils import timezone
 
 from catalog.models import Event, SearchRequest
-from ranking.impression_log import ImpressionLogWriter, LoggedRequest
-from ranking.services import features_build
+from catalog.services import events_request_context_fill
+from ranking.serving.impression_log import ImpressionLogWriter, LoggedRequest
 from tests.factories import ProductFactory
 from tests.integration.api.support import EVENTS, RANK, assert_refused, post_json, product, serve_current
 
@@ -264,7 +263,7 @@ def test_events_that_arrive_before_their_requests_log_row_get_its_query_user_and
     )
     assert writer.flush() == 1
 
-    features_build(until=timezone.now() + timedelta(days=1))
+    events_request_context_fill()  # the pipeline's step before it builds features
 
     stored = {row.product_id: row for row in Event.objects.all()}
     assert (stored["P1"].query, stored["P1"].query_norm, stored["P1"].user_id, stored["P1"].session_id) == (

@@ -1,6 +1,6 @@
 """With no production model, or one that fails to load or verify, /api/rank still answers 200
 with a BM25 order, ``fallback: true`` and ``model_version: null``, and counts it
-(ranking.serving.state_build, the fallback state)."""
+(ranking.serving.state.state_build, the fallback state)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import time
 import pytest
 
 from ranking.models import ModelVersion
-from ranking.serving import SERVING
+from ranking.serving.state import SERVING
 from tests.factories import ContractModelVersionFactory, ProductFactory
 from tests.integration.api.support import RANK, metric_value, post_json, serve_current
 from tests.registry_factories import ModelVersionFactory, sha256

@@ -1,5 +1,5 @@
 """GET /health (liveness), GET /ready (readiness, with the reason) and GET /metrics
-(django-prometheus and SearchOp's own metrics) (ranking.api, ranking.observability)."""
+(django-prometheus and SearchOp's own metrics) (ranking.api, ranking.serving.observability)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import uuid
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from ranking.serving import SERVING
+from ranking.serving.state import SERVING
 from tests.factories import ContractModelVersionFactory
 from tests.integration.api.support import EVENTS, RANK, metric_value, post_json, product, serve_current
 

@@ -1,6 +1,6 @@
 """Hot swap: after a promote or a rollback every worker serves the new production version
 within seconds, without a restart, and each request is served wholly by one version
-(ranking.serving.ServingCache).
+(ranking.serving.state.ServingCache).
 
 The cross-process test starts two real gunicorn servers (one worker each) on the test
 database; the registry changes are made in this process and committed, as an operator's
@@ -27,7 +27,7 @@ from django.db import connection
 from catalog.models import SearchRequest
 from ranking.models import ModelVersion
 from ranking.services import model_version_promote, model_version_register, model_version_rollback
-from ranking.serving import SERVING, ServingState, state_build
+from ranking.serving.state import SERVING, ServingState, state_build
 from tests.factories import ContractModelVersionFactory, ProductFactory, contract_register_kwargs
 from tests.integration.api.support import RANK, post_json
 

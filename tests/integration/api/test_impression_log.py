@@ -1,7 +1,7 @@
 """The impression log: one catalog.SearchRequest row per served request, written in the
 request ("sync") or batched by a background thread ("thread"), from a bounded queue that
 drops the oldest rows and keeps them while the database refuses the write
-(ranking.impression_log)."""
+(ranking.serving.impression_log)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from django.db import connection
 from django.utils import timezone
 
 from catalog.models import SearchRequest
-from ranking.impression_log import WRITER, ImpressionLogWriter, LoggedRequest, search_requests_write
+from ranking.serving.impression_log import WRITER, ImpressionLogWriter, LoggedRequest, search_requests_write
 from tests.factories import ContractModelVersionFactory
 from tests.integration.api.support import RANK, metric_value, post_json, product, serve_current
 

@@ -1,5 +1,5 @@
 """POST /api/rank with a production model: the response contract, the order, scores,
-ties, ids, catalog versus request attributes, limit and explain (ranking.rank)."""
+ties, ids, catalog versus request attributes, limit and explain (ranking.serving.rank)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from decimal import Decimal
 
 import pytest
 
-from ranking import contract
+from ranking.features import contract
 from ranking.models import ModelVersion
-from ranking.serving import SERVING, ServingState
+from ranking.serving.state import SERVING, ServingState
 from tests.factories import ContractModelVersionFactory, ProductFactory
 from tests.integration.api.support import RANK, committed_rows_delete, logistic, post_json, serving_state_load
 

@@ -1,5 +1,5 @@
 """One scorer: for logged lists, /api/rank returns the scores of the offline scorer (the one
-matrix builder, ranking.matrix.matrix_build, on the serving feature set, and the production
+matrix builder, ranking.features.matrix.matrix_build, on the serving feature set, and the production
 booster's predict) to 1e-6, with LightGBM's predictor and with the compiled (lleaves) one.
 
 The shop is generated, trained on and promoted once for the module (committed, so the
@@ -17,17 +17,17 @@ import numpy as np
 import pytest
 from django.db.models import Value
 from django.db.models.functions import Concat
+from ranking.features.matrix import matrix_build
 
 from catalog.models import GroundTruth, Product, SearchRequest
 from catalog.selectors import event_latest_timestamp_get
 from catalog.services import synthetic_data_generate
 from catalog.synthetic import SyntheticConfig
-from ranking import contract
-from ranking.matrix import matrix_build
+from ranking.features import contract
 from ranking.models import FeatureSet
 from ranking.selectors import feature_snapshot_get, model_version_production_get
 from ranking.services import features_build, model_version_promote, model_version_register
-from ranking.serving import SERVING
+from ranking.serving.state import SERVING
 from tests.factories import contract_register_kwargs
 from tests.integration.api.support import RANK, committed_rows_delete, logistic, post_json, serving_state_load
 
@@ -64,7 +64,7 @@ def offline_build(django_db_blocker) -> Offline:
         )
         serving_set = features_build(
             until=event_latest_timestamp_get() + timedelta(microseconds=1), purpose=FeatureSet.Purpose.SERVING
-        )
+        ).feature_set
         snapshot = feature_snapshot_get(feature_set=serving_set)
         version = model_version_register(
             **{**contract_register_kwargs(), "model_text": model_text_train(snapshot)}

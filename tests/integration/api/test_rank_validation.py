@@ -1,5 +1,5 @@
 """POST /api/rank refuses bad input with a 4xx whose JSON names the field and the problem,
-and no input ever gets a 500 (ranking.rank.rank_request_validate, ranking.http)."""
+and no input ever gets a 500 (ranking.serving.validation, ranking.serving.http)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from catalog.models import SearchRequest
-from ranking.http import BodyTooLarge, BoundedJSONParser
+from ranking.serving.http import BodyTooLarge, BoundedJSONParser
 from tests.factories import ContractModelVersionFactory, ProductFactory
 from tests.integration.api.support import (
     RANK,

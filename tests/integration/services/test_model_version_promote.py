@@ -3,7 +3,7 @@ from django.db import IntegrityError, transaction
 
 from ranking.errors import ModelVerificationError, ModelVersionNotFound, RegistryError
 from ranking.models import ModelStatus, ModelVersion, ModelVersionTransition
-from ranking.selectors import model_version_production_get, model_version_production_id_get
+from ranking.selectors import model_version_production_get, model_version_production_key_get
 from ranking.services import model_version_promote
 from tests.registry_factories import ModelVersionFactory, race, tiny_model_text
 
@@ -31,7 +31,7 @@ def test_promoting_the_first_version_records_one_promotion_that_replaced_nothing
 
     assert promoted.status == ModelStatus.PRODUCTION
     assert model_version_production_get() == model_version
-    assert model_version_production_id_get() == (model_version.pk, model_version.model_sha256)
+    assert model_version_production_key_get() == (model_version.version, model_version.model_sha256)
     [transition] = ModelVersionTransition.objects.all()
     assert (transition.kind, transition.from_status, transition.to_status) == (
         "promote",

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fcntl
 import gc
-import hashlib
 import logging
 import threading
 import time
@@ -31,16 +30,22 @@ from pathlib import Path
 
 import lightgbm as lgb
 import numpy as np
-import pandas as pd
 from django.conf import settings
-from django.db import close_old_connections, connections
+from django.db import DatabaseError, close_old_connections, connections
 
 from catalog.selectors import catalog_frame_get
-from ranking import contract, feature_compute, observability
 from ranking.errors import RegistryError
-from ranking.matrix import FeatureSnapshot
-from ranking.models import FeatureSet, ModelStatus, ModelVersion
-from ranking.selectors import feature_set_latest_get, feature_snapshot_get
+from ranking.features.snapshot import FeatureSnapshot, snapshot_of_catalog
+from ranking.model_loading import booster_load
+from ranking.models import FeatureSet
+from ranking.selectors import (
+    feature_set_latest_get,
+    feature_set_latest_id_get,
+    feature_snapshot_get,
+    model_version_get,
+    model_version_production_key_get,
+)
+from ranking.serving import observability
 
 logger = logging.getLogger(__name__)
 
@@ -68,28 +73,6 @@ class ServingState:
     @property
     def key(self) -> tuple:
         return (self.model_version, self.model_sha256, self.feature_set_id)
-
-
-def _empty_tables() -> feature_compute.FeatureTables:
-    return feature_compute.FeatureTables(
-        products=pd.DataFrame(columns=["product_id", "impressions"]),
-        query_products=pd.DataFrame(
-            columns=["query_norm", "product_id", *feature_compute.QP_TABLE_COLUMNS[2:]]
-        ),
-        users=pd.DataFrame(columns=feature_compute.USER_TABLE_COLUMNS),
-        user_affinities=pd.DataFrame(columns=feature_compute.AFFINITY_TABLE_COLUMNS),
-        queries=pd.DataFrame(columns=["query_norm", "lists"]),
-        stats={},
-    )
-
-
-def snapshot_without_history() -> FeatureSnapshot:
-    """The catalog alone (text, prices, ratings) with every behavioural feature at its
-    default: what the fallback scores with before any feature set was built."""
-    catalog = catalog_frame_get()
-    tables = _empty_tables()
-    tables.stats = feature_compute.catalog_stats_compute(catalog)
-    return feature_compute.snapshot_build(catalog=catalog, tables=tables, until="")
 
 
 def _model_file(sha256: str, text: str) -> Path:
@@ -157,17 +140,8 @@ class ServingCache:
 
     def _wanted_key(self) -> tuple:
         """(version, sha, serving feature set id) that should be served: two indexed reads."""
-        production = (
-            ModelVersion.objects.filter(status=ModelStatus.PRODUCTION)
-            .values_list("version", "model_sha256")
-            .first()
-        )
-        feature_set_id = (
-            FeatureSet.objects.filter(status=FeatureSet.Status.READY, purpose=FeatureSet.Purpose.SERVING)
-            .order_by("-created_at", "-id")
-            .values_list("id", flat=True)
-            .first()
-        )
+        production = model_version_production_key_get()
+        feature_set_id = feature_set_latest_id_get(purpose=FeatureSet.Purpose.SERVING)
         version, sha = production if production else (None, None)
         return (version, sha, feature_set_id)
 
@@ -268,12 +242,12 @@ def state_build(key: tuple) -> ServingState:
     if feature_set is not None and feature_set.pk == feature_set_id:
         snapshot = feature_snapshot_get(feature_set=feature_set)
     else:
-        snapshot, feature_set_id = snapshot_without_history(), None
+        snapshot, feature_set_id = snapshot_of_catalog(catalog_frame_get()), None
     if version is None:
         return _fallback(snapshot, feature_set_id, "no production model")
     try:
-        booster = _production_booster(version=version, sha=sha)
-    except (RegistryError, ValueError, lgb.basic.LightGBMError) as error:
+        booster = booster_load(model_version=model_version_get(version=version))
+    except RegistryError as error:
         observability.MODEL_LOAD_FAILURES.labels(model_version=str(version)).inc()
         logger.error("production model v%s cannot serve: %s", version, error)
         return _fallback(snapshot, feature_set_id, f"model v{version} failed to load: {error}")
@@ -287,29 +261,6 @@ def state_build(key: tuple) -> ServingState:
         feature_set_id=feature_set_id,
         fallback_reason=None,
     )
-
-
-def _production_booster(*, version: int, sha: str) -> lgb.Booster:
-    """The model text, checked against its sha256 and trial-loaded in a child process (LightGBM
-    aborts the whole process on some corrupted model texts) before it is loaded here."""
-    from ranking.services import model_version_verify
-
-    row = ModelVersion.objects.filter(version=version).values_list("model_text", "feature_contract").first()
-    if row is None:
-        raise ValueError("the version disappeared")
-    text, saved_contract = row
-    if hashlib.sha256(text.encode()).hexdigest() != sha:
-        raise ValueError("model text does not match its sha256")
-    if not contract.contract_matches(saved_contract):
-        raise ValueError("trained with another feature contract than this code builds")
-    # The trial load in a child process runs once per model text on this machine: the marker
-    # is named by the sha256 just checked, so it cannot vouch for any other text.
-    marker = Path(settings.SEARCHOP_VAR_DIR) / "models" / f"{sha}.verified"
-    if not marker.exists():
-        model_version_verify(version=version)
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.touch()
-    return lgb.Booster(model_str=text)
 
 
 def _fallback(snapshot: FeatureSnapshot, feature_set_id: int | None, reason: str) -> ServingState:
@@ -330,3 +281,38 @@ SERVING = ServingCache()
 
 def serving_state_get() -> ServingState:
     return SERVING.get()
+
+
+def readiness_get() -> tuple[dict, int]:
+    """Readiness for the orchestrator: the database answers and a model is loaded, or the
+    fallback is active (with what serves, or why not), and the HTTP status to answer with."""
+    body: dict = {
+        "status": "ready",
+        "database": "ok",
+        "model_version": None,
+        "fallback": None,
+        "reason": None,
+    }
+    code = 200
+    try:
+        with connections["default"].cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError as error:
+        body.update(status="unavailable", database=f"error: {error}".strip())
+        code = 503
+    state = SERVING.peek()
+    if state is None:
+        if code == 200:
+            try:
+                SERVING.warm()
+            except DatabaseError as error:  # e.g. not migrated yet
+                body.update(database=f"error: {error}".strip())
+        body.update(status="unavailable", reason="the model is loading")
+        return body, 503
+    body.update(
+        model_version=state.model_version,
+        fallback=state.fallback,
+        reason=state.fallback_reason
+        or (f"serving v{state.model_version}" + (" (compiled)" if state.compiled else "")),
+    )
+    return body, code

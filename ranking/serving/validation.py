@@ -1,28 +1,19 @@
-"""The rank pipeline, top to bottom: validate -> look up features -> score -> order -> respond.
-(The view logs the impression.) Each step is a small function that can be timed and
-tested alone.
-
-Validation is one lean pass over the candidates that still names the bad field
-(``products[3].price``): a DRF nested serializer costs about 2.6 ms per 100 items, more
-than the whole rest of the request.
+"""Validation of a rank request: one lean pass over the candidates that still names the
+bad field (``products[3].price``). A DRF nested serializer costs about 2.6 ms per 100 items,
+more than the whole rest of the request.
 """
 
 from __future__ import annotations
 
 import math
 import sys
-import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 from django.conf import settings
 
 from catalog import text
-from ranking import contract, observability
-from ranking.matrix import ProductAttributes, matrix_build
-from ranking.serving import ServingState
+from ranking.features.inputs import ProductAttributes
 
 MAX_QUERY_LENGTH = 512
 MAX_ID_LENGTH = 128
@@ -147,11 +138,26 @@ def rank_request_validate(data: Any) -> RankRequest:
     if len(products) > cap:
         raise RankInputError("products", f"must hold at most {cap} candidates, got {len(products)}")
 
+    candidates = _candidates_validate(products)
+    return RankRequest(
+        query=query,
+        # NFKC can expand a character into many (U+FDFA into 18): cut to what the impression
+        # log's column holds, and rank with what is logged.
+        query_norm=text.normalise(query)[:MAX_QUERY_LENGTH],
+        user_id=user_id,
+        session_id=session_id,
+        candidates=candidates,
+        limit=limit,
+        explain=explain,
+    )
+
+
+def _candidates_validate(products: list) -> list[Candidate]:
+    """Each candidate checked inline with exact type tests for the common case; anything
+    unusual goes to the helpers, which name the field and the problem."""
     candidates: list[Candidate] = []
     seen: dict[str, int] = {}
     for i, item in enumerate(products):
-        # The common case is checked inline with exact type tests; anything unusual goes to
-        # the helpers, which name the field and the problem.
         if type(item) is not dict:
             raise RankInputError(f"products[{i}]", f"must be an object, got {type(item).__name__}")
         raw_id = item.get("id")
@@ -189,131 +195,4 @@ def rank_request_validate(data: Any) -> RankRequest:
         if rating is not None and not ((type(rating) is float or type(rating) is int) and 0 <= rating <= 5):
             _number(rating, f"products[{i}].rating", required=False, low=0.0, high=5.0)
         candidates.append(Candidate(product_id, title, item))
-    return RankRequest(
-        query=query,
-        # NFKC can expand a character into many (U+FDFA into 18): cut to what the impression
-        # log's column holds, and rank with what is logged.
-        query_norm=text.normalise(query)[:MAX_QUERY_LENGTH],
-        user_id=user_id,
-        session_id=session_id,
-        candidates=candidates,
-        limit=limit,
-        explain=explain,
-    )
-
-
-@dataclass
-class RankResult:
-    order: np.ndarray  # candidate indices, best first, cut to the limit
-    raw_scores: np.ndarray  # per candidate (input order)
-    features: np.ndarray
-    contributions: np.ndarray | None
-    timings: dict[str, float] = field(default_factory=dict)
-
-
-def _timed(timings: dict[str, float], step: str, started: float) -> float:
-    now = time.perf_counter()
-    timings[step] = now - started
-    return now
-
-
-def features_look_up(state: ServingState, request: RankRequest) -> np.ndarray:
-    """The feature matrix, built by the same builder as training; the request's attributes
-    are used only for products the catalog does not know."""
-    ids = [c.id for c in request.candidates]
-    known = state.snapshot.product_row
-    cold: Mapping[str, ProductAttributes] = {
-        c.id: c.attributes for c in request.candidates if c.id not in known
-    }
-    n = len(ids)
-    return matrix_build(
-        state.snapshot,
-        queries=[request.query_norm] * n,
-        users=[request.user_id] * n,
-        product_ids=ids,
-        cold_products=cold,
-    )
-
-
-def scores_compute(
-    state: ServingState, features: np.ndarray, *, explain: bool
-) -> tuple[np.ndarray, np.ndarray | None]:
-    """Raw scores: the model's, or in the fallback BM25 against the whole product text."""
-    if state.predictor is None or state.booster is None:
-        return features[:, contract.INDEX["t_bm25_all"]].astype(np.float64), None
-    if explain:
-        contributions = np.asarray(state.booster.predict(features, pred_contrib=True, num_threads=1))
-        return contributions.sum(axis=1), contributions
-    predictor: Callable[[np.ndarray], np.ndarray] = state.predictor
-    return np.asarray(predictor(features), dtype=np.float64), None
-
-
-def rank_run(state: ServingState, request: RankRequest) -> RankResult:
-    """Features -> score -> order, each step timed."""
-    timings: dict[str, float] = {}
-    started = time.perf_counter()
-    n = len(request.candidates)
-    if n == 0:
-        empty = np.zeros(0)
-        return RankResult(
-            order=np.zeros(0, dtype=np.int64),
-            raw_scores=empty,
-            features=np.zeros((0, len(contract.NAMES))),
-            contributions=None,
-            timings=timings,
-        )
-    features = features_look_up(state, request)
-    started = _timed(timings, "features", started)
-    raw, contributions = scores_compute(state, features, explain=request.explain)
-    started = _timed(timings, "score", started)
-    # A stable sort of the negated scores: ties keep the input order.
-    order = np.argsort(-raw, kind="stable")
-    if request.limit is not None:
-        order = order[: request.limit]
-    _timed(timings, "order", started)
-    return RankResult(
-        order=order, raw_scores=raw, features=features, contributions=contributions, timings=timings
-    )
-
-
-def response_build(
-    *, request: RankRequest, result: RankResult, state: ServingState, request_id: str
-) -> dict[str, Any]:
-    """The response: the contract existing clients use plus rank, raw score and provenance."""
-    raw = result.raw_scores
-    ranked = []
-    # score is the logistic of the raw score: it does not depend on the other candidates.
-    logistic = 1.0 / (1.0 + np.exp(-np.clip(raw, -500, 500)))
-    for rank, index in enumerate(result.order.tolist(), start=1):
-        candidate = request.candidates[index]
-        item: dict[str, Any] = {
-            "id": candidate.id,
-            "title": candidate.title,
-            "score": float(logistic[index]),
-            "rank": rank,
-            "raw_score": float(raw[index]),
-        }
-        if request.explain:
-            item["features"] = dict(zip(contract.NAMES, result.features[index].tolist(), strict=True))
-            if result.contributions is not None:
-                values = result.contributions[index].tolist()
-                item["contributions"] = {
-                    **dict(zip(contract.NAMES, values[:-1], strict=True)),
-                    "bias": values[-1],
-                }
-        ranked.append(item)
-    return {
-        "ranked_products": ranked,
-        "query": request.query,
-        "num_products": len(ranked),
-        "num_candidates": len(request.candidates),
-        "request_id": request_id,
-        "model_version": state.model_version if not state.fallback else None,
-        "fallback": state.fallback,
-        **({"fallback_reason": state.fallback_reason} if state.fallback else {}),
-    }
-
-
-def step_metrics_observe(timings: Mapping[str, float]) -> None:
-    for step, seconds in timings.items():
-        observability.rank_step(step).observe(seconds)
+    return candidates

@@ -1,4 +1,4 @@
-"""Feature tables from counts (``ranking.feature_compute``): smoothing toward the global
+"""Feature tables from counts (``ranking.features.tables``): smoothing toward the global
 rate, query x product behaviour, user affinities, category prices and bands. Every
 expected value is worked out by hand from a handful of events."""
 
@@ -10,19 +10,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ranking import contract, feature_compute, matrix
+from ranking.features import contract
+from ranking.features import tables as feature_tables
+from ranking.features.contract import CONTRACT, Group
+from ranking.features.matrix import matrix_build
+from ranking.features.snapshot import FeatureSnapshot
 from tests.feature_frames import CATALOG, UNTIL, events, shown, snapshot_build, tables_compute
 
-PRIOR = feature_compute.PRODUCT_PRIOR_IMPRESSIONS
+PRIOR = contract.PRIOR_IMPRESSIONS
+PRODUCT_KEYED = CONTRACT.names_of(Group.PRODUCT, Group.CATALOG)
 
 
-def product_row(tables: feature_compute.FeatureTables, product_id: str) -> pd.Series:
+def product_row(tables: feature_tables.FeatureTables, product_id: str) -> pd.Series:
     return tables.products.set_index("product_id").loc[product_id]
 
 
-def snapshot_value(snapshot: matrix.FeatureSnapshot, product_id: str, name: str) -> float:
+def snapshot_value(snapshot: FeatureSnapshot, product_id: str, name: str) -> float:
     row = snapshot.product_row.get(product_id, -1)
-    return float(snapshot.product_values[row, matrix.PRODUCT_COLUMNS.index(name)])
+    return float(snapshot.product_values[row, PRODUCT_KEYED.index(name)])
 
 
 # --- product behaviour ---------------------------------------------------------------------
@@ -33,7 +38,7 @@ def test_a_product_with_no_history_sits_at_lift_one_and_at_every_behaviour_defau
     for name in ("p_ctr_lift", "p_atc_lift", "p_purchase_lift", "p_impression_share", "p_popularity"):
         assert snapshot_value(snapshot, "P4", name) == contract.DEFAULTS[contract.INDEX[name]]
     assert snapshot_value(snapshot, "P4", "p_ctr_lift") == 1.0
-    assert snapshot_value(snapshot, "P4", "p_recency_days") == feature_compute.DEFAULT_RECENCY_DAYS
+    assert snapshot_value(snapshot, "P4", "p_recency_days") == contract.DEFAULTS[contract.INDEX["p_recency_days"]]
 
 
 def test_a_product_clicked_more_often_than_average_has_a_ctr_lift_above_one():
@@ -75,7 +80,7 @@ def test_popularity_weighs_clicks_carts_and_purchases_one_two_three():
     rows += [("add_to_cart", "P2", "shoes", "", 1, 1.0), ("purchase", "P2", "shoes", "", 1, 1.0)]
     tables = tables_compute(events(*rows))
     # Engagement: P1 3 clicks = 3; P2 1 click + 1 cart x 2 + 1 purchase x 3 = 6.
-    scale = feature_compute.SHARE_SCALE
+    scale = contract.SHARE_SCALE
     assert product_row(tables, "P1")["p_popularity"] == pytest.approx(math.log1p(scale * 3 / 9))
     assert product_row(tables, "P2")["p_popularity"] == pytest.approx(math.log1p(scale * 6 / 9))
 
@@ -135,7 +140,7 @@ def test_lists_per_query_count_the_position_one_impressions():
 # --- users ---------------------------------------------------------------------------------
 
 
-def two_users() -> feature_compute.FeatureTables:
+def two_users() -> feature_tables.FeatureTables:
     """U1 clicks three shoes (P1), U2 one pair of socks (P4): shoes hold 3/4 of engagement."""
     return tables_compute(events(*shown("P1", 3, clicks=3, user="U1"), *shown("P4", 1, clicks=1, user="U2")))
 
@@ -152,7 +157,7 @@ def test_user_engagement_weighs_clicks_carts_and_purchases_one_two_three():
 
 def test_a_user_has_a_category_lift_above_one_where_they_engage_and_their_other_lift_below_one():
     tables = two_users()
-    beta = feature_compute.USER_PRIOR_ENGAGEMENT
+    beta = feature_tables.USER_PRIOR_ENGAGEMENT
     assert tables.stats["category_share"] == {"shoes": 0.75, "socks": 0.25}
     lifts = tables.user_affinities.set_index(["user_id", "kind", "key"])["lift"]
     assert lifts[("U1", "category", "shoes")] == pytest.approx(((3 + beta * 0.75) / (3 + beta)) / 0.75)
@@ -167,7 +172,7 @@ def test_the_matrix_uses_the_other_lift_for_a_category_the_user_never_engaged_wi
     snapshot = snapshot_build(
         events(*shown("P1", 3, clicks=3, user="U1"), *shown("P4", 1, clicks=1, user="U2"))
     )
-    values = matrix.matrix_build(snapshot, queries=["", ""], users=["U1", "U1"], product_ids=["P1", "P5"])
+    values = matrix_build(snapshot, queries=["", ""], users=["U1", "U1"], product_ids=["P1", "P5"])
     category_lift = values[:, contract.INDEX["u_category_lift"]]
     assert category_lift[0] > 1.0
     assert category_lift[1] == pytest.approx(snapshot.user_category_other["U1"])
@@ -175,12 +180,12 @@ def test_the_matrix_uses_the_other_lift_for_a_category_the_user_never_engaged_wi
 
 def test_a_user_price_band_lift_is_over_one_fifth_and_the_price_mean_is_smoothed_toward_zero():
     tables = two_users()
-    beta = feature_compute.USER_PRIOR_ENGAGEMENT
-    band_share = 1.0 / matrix.PRICE_BANDS
+    beta = feature_tables.USER_PRIOR_ENGAGEMENT
+    band_share = 1.0 / feature_tables.PRICE_BANDS
     lifts = tables.user_affinities.set_index(["user_id", "kind", "key"])["lift"]
     band_of_p1 = str(
         int(
-            feature_compute.product_frame_derive(CATALOG, tables.stats)
+            feature_tables.product_frame_derive(CATALOG, tables.stats)
             .set_index("product_id")
             .loc["P1", "band"]
         )
@@ -206,11 +211,11 @@ def test_category_medians_and_quintile_band_edges_come_from_the_priced_products(
             "price": [10.0, 20.0, 30.0, 40.0, 50.0, 0.0, 8.0],  # the 0 is unpriced
         }
     )
-    stats = feature_compute.catalog_stats_compute(catalog)
+    stats = feature_tables.catalog_stats_compute(catalog)
     assert stats["category_median_price"] == {"shoes": 30.0, "socks": 8.0}
     assert stats["category_band_edges"]["shoes"] == pytest.approx([18.0, 26.0, 34.0, 42.0])
 
-    derived = feature_compute.product_frame_derive(catalog, stats).set_index("product_id")
+    derived = feature_tables.product_frame_derive(catalog, stats).set_index("product_id")
     assert derived["band"].tolist() == [0, 1, 2, 3, 4, 0, 4]
     assert derived.loc["P0", "rel_price"] == pytest.approx(math.log(10 / 30))
     assert derived.loc["P2", "rel_price"] == 0.0
@@ -224,7 +229,7 @@ def test_the_snapshot_puts_catalog_prices_ratings_and_relative_prices_in_the_pro
     assert snapshot_value(snapshot, "P2", "p_rating") == contract.UNRATED
     assert snapshot_value(snapshot, "P1", "p_rating") == 4.5
     assert snapshot.category_median_price == {"shoes": 100.0, "socks": 15.0}
-    assert np.array_equal(snapshot.product_values[-1, :7], np.array(contract.DEFAULTS[:7]))
+    assert np.array_equal(snapshot.product_values[-1, : len(CONTRACT.of(Group.PRODUCT))], CONTRACT.plan(Group.PRODUCT).defaults)
 
 
 def test_an_empty_history_gives_empty_tables_and_average_global_rates():

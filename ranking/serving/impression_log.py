@@ -35,7 +35,7 @@ from django.db import (
 from django.utils import timezone
 
 from catalog.models import SearchRequest
-from ranking import observability
+from ranking.serving import observability
 
 logger = logging.getLogger(__name__)
 

@@ -30,6 +30,16 @@ class BodyTooLarge(exceptions.APIException):
     default_code = "body_too_large"
 
 
+class LengthRequired(exceptions.APIException):
+    status_code = status.HTTP_411_LENGTH_REQUIRED
+    default_code = "length_required"
+
+
+class ModelUnavailable(exceptions.APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "model_unavailable"
+
+
 class BoundedJSONParser(parsers.BaseParser):
     """JSON with a size limit (DRF reads the stream itself and ignores Django's
     ``DATA_UPLOAD_MAX_MEMORY_SIZE``), parsed by orjson. A body orjson refuses only for an

@@ -7,7 +7,12 @@ start and marks dead workers; gauges declare how their per-process values combin
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from prometheus_client import Counter, Gauge, Histogram
+
+if TYPE_CHECKING:
+    from ranking.serving.state import ServingState
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0)
 STEP_BUCKETS = (0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.05)
@@ -78,3 +83,22 @@ IMPRESSION_LOG_DROPPED = Counter(
 IMPRESSION_LOG_QUEUE = Gauge(
     "searchop_impression_log_queue", "Impression-log rows waiting to be written.", multiprocess_mode="livesum"
 )
+
+
+def rank_observe(steps: dict[str, float], *, total: float, state: ServingState, candidates: int) -> None:
+    """One served rank request: its steps, its latency by model version, its candidates, and
+    the fallback with its reason."""
+    for step, seconds in steps.items():
+        rank_step(step).observe(seconds)
+    rank_latency(str(state.model_version) if not state.fallback else "fallback").observe(total)
+    RANK_CANDIDATES.observe(candidates)
+    if state.fallback:
+        reason = "no_model" if state.fallback_reason == "no production model" else "model_failed"
+        RANK_FALLBACKS.labels(reason=reason).inc()
+
+
+def events_observe(event_types: list[str], duplicates: int) -> None:
+    """A committed batch of ``/api/events``: each event by type, and the re-sent ones."""
+    for event_type in event_types:
+        EVENTS_INGESTED.labels(event_type=event_type).inc()
+    EVENTS_DUPLICATE.inc(duplicates)

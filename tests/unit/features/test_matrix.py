@@ -1,4 +1,4 @@
-"""The one feature-matrix builder (``ranking.matrix.matrix_build``): defaults for what the
+"""The one feature-matrix builder (``ranking.features.matrix.matrix_build``): defaults for what the
 snapshot does not know, cold-start products from request attributes, text features, rows
 with their own queries, the text cache, and columns in the contract's order."""
 
@@ -10,13 +10,17 @@ import numpy as np
 import pytest
 
 from catalog import text
-from ranking import contract, matrix
-from ranking.matrix import ProductAttributes, matrix_build
+from ranking.features import contract
+from ranking.features.contract import CONTRACT, Group
+from ranking.features.inputs import ProductAttributes
+from ranking.features.matrix import matrix_build
+from ranking.features.snapshot import FeatureSnapshot
+from ranking.features.text import NUM_FIELDS, query_text_build, text_statistics
 from tests.feature_frames import events, shown, snapshot_build
 
 
 @pytest.fixture(scope="module")
-def snapshot() -> matrix.FeatureSnapshot:
+def snapshot() -> FeatureSnapshot:
     """P1 often clicked for "running shoes" by U1, P2 shown without clicks; P3-P5 no history."""
     return snapshot_build(
         events(
@@ -63,7 +67,7 @@ def test_an_unknown_product_without_attributes_keeps_a_known_users_features_at_t
     """Nothing is known of the product (no category, band or price), so nothing about the user
     can be compared with it: not the user's lift for categories they never engaged with."""
     values = build(snapshot, [("running shoes", "U1", "NOT-IN-CATALOG")])[0]
-    for name in matrix.USER_COLUMNS[:3]:
+    for name in ("u_category_lift", "u_price_band_lift", "u_price_gap"):
         assert values[contract.INDEX[name]] == contract.DEFAULTS[contract.INDEX[name]], name
 
 
@@ -75,9 +79,8 @@ def test_a_cold_start_product_in_a_category_the_catalog_lacks_has_no_price_band_
 
 def test_a_catalog_product_without_history_has_default_behaviour_and_its_catalog_attributes(snapshot):
     values = build(snapshot, [("", "nobody", "P3")])[0]
-    for name in matrix.PRODUCT_COLUMNS + matrix.QP_COLUMNS:
-        if name not in matrix.STATIC_COLUMNS:
-            assert values[contract.INDEX[name]] == contract.DEFAULTS[contract.INDEX[name]], name
+    for name in CONTRACT.names_of(Group.PRODUCT, Group.QUERY_PRODUCT):
+        assert values[contract.INDEX[name]] == contract.DEFAULTS[contract.INDEX[name]], name
     assert values[contract.INDEX["p_log_price"]] == pytest.approx(math.log1p(200.0))
     assert values[contract.INDEX["p_price_rel_category"]] == pytest.approx(math.log(200 / 100))
     assert values[contract.INDEX["p_rating"]] == 3.0
@@ -85,7 +88,7 @@ def test_a_catalog_product_without_history_has_default_behaviour_and_its_catalog
 
 def test_an_unknown_user_gets_the_user_defaults_for_a_known_product(snapshot):
     values = build(snapshot, [("running shoes", "nobody", "P1")])[0]
-    for name in matrix.USER_COLUMNS:
+    for name in CONTRACT.names_of(Group.USER):
         assert values[contract.INDEX[name]] == contract.DEFAULTS[contract.INDEX[name]], name
 
 
@@ -94,9 +97,8 @@ def test_a_cold_start_product_takes_its_attributes_from_the_request_and_default_
         title="Zoom Trail Running Shoes", price=150.0, category="shoes", brand="Zoom", rating=4.0
     )
     values = build(snapshot, [("running shoes", "U1", "NEW-1")], cold_products={"NEW-1": attrs})[0]
-    for name in matrix.PRODUCT_COLUMNS + matrix.QP_COLUMNS:
-        if name not in matrix.STATIC_COLUMNS:
-            assert values[contract.INDEX[name]] == contract.DEFAULTS[contract.INDEX[name]], name
+    for name in CONTRACT.names_of(Group.PRODUCT, Group.QUERY_PRODUCT):
+        assert values[contract.INDEX[name]] == contract.DEFAULTS[contract.INDEX[name]], name
     assert values[contract.INDEX["p_log_price"]] == pytest.approx(math.log1p(150.0))
     assert values[contract.INDEX["p_price_rel_category"]] == pytest.approx(math.log(150 / 100))
     assert values[contract.INDEX["p_rating"]] == 4.0
@@ -127,11 +129,12 @@ def test_a_known_product_uses_the_catalog_even_when_the_request_sends_attributes
 def test_known_products_queries_and_users_get_their_stored_values_in_the_contract_columns(snapshot):
     values = build(snapshot, [("running shoes", "U1", "P1"), ("wool socks", "U2", "P4")])
     p1 = snapshot.product_row["P1"]
-    for name in matrix.PRODUCT_COLUMNS:
-        assert column(values, name)[0] == snapshot.product_values[p1, matrix.PRODUCT_COLUMNS.index(name)]
+    product_keyed = CONTRACT.names_of(Group.PRODUCT, Group.CATALOG)
+    for name in product_keyed:
+        assert column(values, name)[0] == snapshot.product_values[p1, product_keyed.index(name)]
     qp = snapshot.qp_row[("running shoes", "P1")]
-    for name in matrix.QP_COLUMNS:
-        assert column(values, name)[0] == snapshot.qp_values[qp, matrix.QP_COLUMNS.index(name)]
+    for j, name in enumerate(CONTRACT.names_of(Group.QUERY_PRODUCT)):
+        assert column(values, name)[0] == snapshot.qp_values[qp, j]
     assert column(values, "p_ctr_lift")[0] > 1.0
     assert column(values, "qp_avg_position").tolist() == [1.0, 2.0]
     assert column(values, "u_engagement")[0] == pytest.approx(math.log1p(5.0))
@@ -139,7 +142,7 @@ def test_known_products_queries_and_users_get_their_stored_values_in_the_contrac
 
 
 def test_the_columns_are_the_contract_names_in_order_each_built_once():
-    groups = matrix.PRODUCT_COLUMNS + matrix.QP_COLUMNS + matrix.TEXT_COLUMNS + matrix.USER_COLUMNS
+    groups = [name for group in Group for name in CONTRACT.names_of(group)]
     assert sorted(groups) == sorted(contract.NAMES)
     assert len(set(groups)) == len(contract.NAMES)
     assert list(contract.NAMES) == [f.name for f in contract.FEATURES]
@@ -170,7 +173,7 @@ def test_bm25_and_cosine_are_positive_when_terms_match_and_zero_when_none_do(sna
     values = build(snapshot, [("running shoes", "", "P1"), ("wool socks", "", "P1")])
     for name in ("t_bm25_title", "t_bm25_all", "t_cos_title", "t_bm25_category", "t_cos_category"):
         assert column(values, name)[0] > 0, name
-    for name in matrix.TEXT_COLUMNS:
+    for name in CONTRACT.names_of(Group.TEXT):
         if name != "q_num_terms":
             assert column(values, name)[1] == 0.0, name
 
@@ -193,7 +196,7 @@ def test_bm25_against_all_fields_is_the_catalog_bm25_of_the_product_document(sna
         )
     )
     expected = text.bm25(
-        ["leather", "boot"], text.doc_weights(document, snapshot.field_stats[matrix.NUM_FIELDS])
+        ["leather", "boot"], text.doc_weights(document, snapshot.field_stats[NUM_FIELDS])
     )
     assert values[contract.INDEX["t_bm25_all"]] == pytest.approx(expected, abs=1e-12)
 
@@ -221,14 +224,12 @@ def test_a_batch_gives_every_row_the_values_it_gets_alone_to_1e_12(snapshot):
     np.testing.assert_allclose(batch, one_by_one, rtol=0, atol=1e-12)
 
 
-def test_the_text_columns_of_a_batch_are_the_reference_text_features_of_each_pair(snapshot):
+def test_the_text_columns_of_a_batch_are_the_reference_text_statistics_of_each_pair(snapshot):
     queries = ["running shoes", "wool socks", "acme leather", "trail running shoes acme", "shoe shoe"]
     rows = [(q, "", p) for q in queries for p in ("P1", "P2", "P3", "P4", "P5")]
-    batch = build(snapshot, rows)[:, [contract.INDEX[name] for name in matrix.TEXT_COLUMNS]]
+    batch = build(snapshot, rows)[:, [contract.INDEX[name] for name in CONTRACT.names_of(Group.TEXT)]]
     reference = [
-        matrix.text_features(
-            matrix.query_text_build(q, snapshot.field_stats), snapshot.product_text[snapshot.product_row[p]]
-        )
+        text_statistics(query_text_build(q, snapshot.field_stats), snapshot.product_text[snapshot.product_row[p]])
         for q, _, p in rows
     ]
     np.testing.assert_allclose(batch, np.array(reference), rtol=0, atol=1e-12)

@@ -8,11 +8,8 @@ needs the ``ranking.change_modelversion`` permission; viewing needs only the vie
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
-from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.contrib.admin.utils import unquote
@@ -24,56 +21,23 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
-from rest_framework_api_key.admin import APIKeyModelAdmin
 
+from catalog.admin import ReadOnlyPermissions
+from ranking.admin.tables import ReasonForm, metric_cell, metric_table, pretty_json, status_badge
 from ranking.errors import RegistryError
-from ranking.models import ApiClient, ModelStatus, ModelVersion, ModelVersionTransition
+from ranking.models import ModelVersion, ModelVersionTransition
+from ranking.reports import KeyMetrics, report_key_metrics
 from ranking.selectors import (
-    BASELINES,
-    KeyMetrics,
     model_version_metric_history_get,
     model_version_production_get,
     model_version_rollback_target_get,
-    report_key_metrics,
 )
 from ranking.services import model_version_promote, model_version_reject, model_version_rollback
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-STATUS_COLOURS: dict[str, str] = {
-    ModelStatus.PRODUCTION: "#2e7d32",
-    ModelStatus.CANDIDATE: "#1565c0",
-    ModelStatus.ARCHIVED: "#757575",
-    ModelStatus.REJECTED: "#c62828",
-}
 TEMPLATES = "admin/ranking/modelversion"
-
-
-def _baseline_reader(name: str) -> Callable[[KeyMetrics], Any]:
-    return lambda metrics: metrics.baselines.get(name)
-
-
-# The metric table: (group, [(column, how to read it from KeyMetrics)]).
-MetricColumn = tuple[str, Callable[[KeyMetrics], Any]]
-METRIC_GROUPS: list[tuple[str, list[MetricColumn]]] = [
-    (
-        "Model",
-        [
-            ("ndcg@10", lambda m: m.model.get("ndcg@10")),
-            ("MRR", lambda m: m.model.get("mrr")),
-            ("CTR@10", lambda m: m.model.get("ctr@10")),
-        ],
-    ),
-    ("Baselines: ndcg@10", [(name, _baseline_reader(name)) for name in BASELINES]),
-    (
-        "Debiased ndcg@10",
-        [("model", lambda m: m.debiased_model), ("logging", lambda m: m.debiased_logging)],
-    ),
-    ("True ndcg@10", [("model", lambda m: m.truth_model), ("bm25", lambda m: m.truth_bm25)]),
-    ("Model − bm25", [("ndcg@10 interval", lambda m: m.interval_model_bm25)]),
-]
-
 
 # The detail page; every field is read-only (the model text is shown as its sha and size).
 SUMMARY_FIELDS = ("version", "status_coloured", "created_at", "decision_display", "notes")
@@ -91,59 +55,7 @@ PROVENANCE_FIELDS = (
 MODEL_FIELDS = ("model_sha256", "num_trees", "model_size", "feature_importance_display")
 
 
-class ReasonForm(forms.Form):
-    reason = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 3, "cols": 70}),
-        max_length=2000,
-        help_text="Required. Recorded in the audit trail with your user name.",
-    )
-
-
-def status_badge(status: str) -> SafeString:
-    return format_html(
-        '<strong style="color: {}">{}</strong>', STATUS_COLOURS.get(status, "inherit"), status or "-"
-    )
-
-
-def metric_cell(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, tuple):
-        return f"[{value[0]:+.4f}, {value[1]:+.4f}]"
-    return f"{value:.4f}"
-
-
-def metric_table(model_versions: list[Any], *, admin_site_name: str) -> dict[str, Any]:
-    """Rows of formatted cells for ``includes/metric_table.html``; each item needs
-    ``version``, ``status``, ``created_at`` and either ``metrics`` or ``report``/``decision``."""
-    rows = []
-    for item in model_versions:
-        metrics = getattr(item, "metrics", None) or report_key_metrics(item.report, item.decision)
-        pk = getattr(item, "pk", None)
-        rows.append(
-            {
-                "version": item.version,
-                "url": reverse(f"{admin_site_name}:ranking_modelversion_change", args=[pk]) if pk else "",
-                "status": status_badge(item.status),
-                "is_production": item.status == ModelStatus.PRODUCTION,
-                "created_at": item.created_at,
-                "cells": [metric_cell(read(metrics)) for _, columns in METRIC_GROUPS for _, read in columns],
-                "decision": metrics.decision_action or "–",
-                "decision_reason": metrics.decision_reason,
-            }
-        )
-    return {
-        "groups": [(group, len(columns)) for group, columns in METRIC_GROUPS],
-        "columns": [label for _, columns in METRIC_GROUPS for label, _ in columns],
-        "rows": rows,
-    }
-
-
-def pretty_json(value: Any) -> SafeString:
-    return format_html("<pre style='margin: 0'>{}</pre>", json.dumps(value, indent=2, sort_keys=True))
-
-
-class ModelVersionTransitionInline(admin.TabularInline):
+class ModelVersionTransitionInline(ReadOnlyPermissions, admin.TabularInline):
     model = ModelVersionTransition
     fk_name = "model_version"
     verbose_name = "audit record"
@@ -156,18 +68,9 @@ class ModelVersionTransitionInline(admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersionTransition]:
         return super().get_queryset(request).select_related("user", "replaced")
 
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(admin.ModelAdmin):
+class ModelVersionAdmin(ReadOnlyPermissions, admin.ModelAdmin):
     list_display = (
         "version_label",
         "status_coloured",
@@ -194,15 +97,6 @@ class ModelVersionAdmin(admin.ModelAdmin):
     readonly_fields = SUMMARY_FIELDS + EVALUATION_FIELDS + PROVENANCE_FIELDS + MODEL_FIELDS
 
     # -- permissions: read-only here; changes go through the control room's own pages --------
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
     def has_operate_permission(self, request: HttpRequest) -> bool:
         """May promote, roll back and reject (the model's change permission)."""
         opts = self.opts
@@ -457,45 +351,3 @@ class ModelVersionAdmin(admin.ModelAdmin):
         ).last()
         replaced = f" v{promotion.replaced.version} is archived." if promotion and promotion.replaced else ""
         return f"v{version} is now in production.{replaced}"
-
-
-@admin.register(ModelVersionTransition)
-class ModelVersionTransitionAdmin(admin.ModelAdmin):
-    """The whole audit trail, newest first; read-only."""
-
-    list_display = (
-        "created_at",
-        "model_version",
-        "kind",
-        "from_status",
-        "to_status",
-        "actor",
-        "reason",
-        "replaced",
-    )
-    list_filter = ("kind", "to_status")
-    search_fields = ("actor", "reason")
-    ordering = ("-created_at", "-id")
-    list_select_related = ("model_version", "replaced")
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersionTransition]:
-        return super().get_queryset(request).defer("model_version__model_text", "replaced__model_text")
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-@admin.register(ApiClient)
-class ApiClientAdmin(APIKeyModelAdmin):
-    """API keys of machine clients, with djangorestframework-api-key's admin: the key is shown
-    once, when it is created (only its hash is stored). Ticking "revoked" refuses the key
-    within SEARCHOP_API_KEY_CACHE_SECONDS; a revoked key cannot be edited again."""
-
-    list_display = (*APIKeyModelAdmin.list_display, "requests_per_minute")
-    list_filter = ("revoked", "created")
