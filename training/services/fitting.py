@@ -131,7 +131,8 @@ def letor_train(*, train_path: str, valid_path: str, rounds: int, reporter: Repo
     """Train our LambdaMART (the settings' hyperparameters) on LETOR / SVMlight files and
     report NDCG@1/3/5/10 on the validation file, so the trainer can be checked against
     published results (MSLR-WEB10K) and other tools. Registers nothing."""
-    from training.letor import letor_read, letor_train_evaluate
+    from training.letor.benchmark import letor_train_evaluate
+    from training.letor.read import letor_read
 
     reporter = reporter or Reporter.silent()
     with reporter.step(f"Reading {train_path}") as info:
