@@ -26,6 +26,7 @@ from ranking.models import FeatureSet
 from ranking.services import FeatureBuild, features_build
 from training import evaluation
 from training.errors import PipelineError
+from training.letor.write import letor_write
 from training.propensity import PropensityModel, propensity_fit
 from training.selectors import lists_get, randomised_lists_get, truth_get
 from training.trainer import RankingSet
@@ -214,8 +215,6 @@ def training_data_export(
     contract's columns in order, graded labels) as a LETOR file, one qid per list
     (``request_id``), or with a LightGBM ``.query`` side file; ``PATH.features`` names the
     feature of each index."""
-    from training.letor.write import letor_write
-
     reporter = reporter or Reporter.silent()
     windows = windows or windows_compute()
     build = features_build(until=windows.features_until, purpose=FeatureSet.Purpose.TRAIN, reporter=reporter)
