@@ -108,6 +108,12 @@ class SearchRequest(models.Model):
     Written by ``/api/rank`` for every request it serves, and by the synthetic generator
     for the lists of the shop's own search. ``randomised`` marks lists shown in random
     order (to measure position bias); ``product_ids`` are the ids in the order shown.
+
+    A search served inside an online experiment (``ranking.experiments``) also records the
+    experiment and its arm, and what the experiment's report needs of it: the team of each
+    position (interleaving), the challenger's order (shadow), and what the challenger cost
+    (its scoring time, or the error that kept it out). Outside experiments these stay empty.
+    The experiment is an id, not a foreign key: the catalog knows nothing of the apps above it.
     """
 
     class Source(models.TextChoices):
@@ -127,8 +133,48 @@ class SearchRequest(models.Model):
     randomised = models.BooleanField(default=False)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
 
+    # Online experiments. Defaults in the database too, so writers that do not know these
+    # columns (the generator's COPY, imports) keep working.
+    experiment_id = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The experiment that served it."
+    )
+    arm = models.CharField(
+        max_length=16,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="control, challenger, interleaved or shadow.",
+    )
+    teams = models.TextField(
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Interleaving: one letter per position of product_ids: A control, B challenger, = shared.",
+    )
+    shadow_ids = models.JSONField(
+        null=True, blank=True, help_text="Shadow: the challenger's order, same length."
+    )
+    challenger_seconds = models.FloatField(
+        null=True, blank=True, help_text="What scoring and ordering with the challenger added to the request."
+    )
+    challenger_error = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        db_default="",
+        help_text="Why the challenger did not take part (the control alone answered); empty when it did.",
+    )
+
     class Meta:
-        indexes = [models.Index(fields=["randomised", "timestamp"], name="searchrequest_random_idx")]
+        indexes = [
+            models.Index(fields=["randomised", "timestamp"], name="searchrequest_random_idx"),
+            # Only the searches of experiments: the rest of the log pays nothing for it.
+            models.Index(
+                fields=["experiment_id", "timestamp"],
+                condition=Q(experiment_id__isnull=False),
+                name="searchrequest_experiment_idx",
+            ),
+        ]
         # A constraint rather than ``unique=True``: the same index, without a LIKE copy.
         constraints = [models.UniqueConstraint(fields=["request_id"], name="searchrequest_request_id_unique")]
 

@@ -25,3 +25,14 @@ class ModelVerificationError(RegistryError):
 
 class NothingToRollBack(RegistryError):
     """There is no production version, or no earlier one to return to."""
+
+
+class ExperimentError(Exception):
+    """An experiment operation was refused; nothing was changed. The message names the field
+    or the state that stood in the way."""
+
+
+class ExperimentNotFound(ExperimentError):
+    def __init__(self, experiment_id: int):
+        super().__init__(f"There is no experiment {experiment_id}.")
+        self.experiment_id = experiment_id

@@ -47,3 +47,7 @@ BASELINES = tuple(r.name for r in RANKERS if r.role == Role.BASELINE)
 # Everything the model is compared with, in the order reports and pages list them.
 COMPARED = tuple(r.name for r in RANKERS if r.role != Role.MODEL)
 BY_NAME = {r.name: r for r in RANKERS}
+# The baselines an online experiment can put on either side (``ranking.experiments``): those
+# that need nothing but the request, with ``logging`` called ``input`` there (the order the
+# shop sent the candidates in).
+ONLINE_BASELINES = ("bm25", "popularity", "random", "input")

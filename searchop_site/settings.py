@@ -9,6 +9,7 @@ a mounted secret). See the README's "Configuration" table for every variable.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -243,6 +244,34 @@ SEARCHOP_DECISION = {
     "min_relative_gain": env.float("SEARCHOP_MIN_RELATIVE_GAIN", default=0.05),
     "min_eval_lists_with_click": env.int("SEARCHOP_MIN_EVAL_LISTS_WITH_CLICK", default=30),
 }
+# Online experiments (ranking.experiments; README "Online evaluation"). With promotion
+# "online" a candidate that passes the offline gates is interleaved with production and
+# promoted only when users prefer it; "offline" promotes on the offline decision alone.
+SEARCHOP_EXPERIMENTS = {
+    "promotion": env.str("SEARCHOP_PROMOTION", default="online"),
+    # When an online gate ends without a significant result: "offline" (the offline decision
+    # stands: promote) or "reject".
+    "inconclusive": env.str("SEARCHOP_ONLINE_INCONCLUSIVE", default="offline"),
+    "alpha": env.float("SEARCHOP_EXPERIMENT_ALPHA", default=0.05),
+    # Interleaving promotes only with a preference (wins - losses) / searches with a click above this.
+    "min_preference": env.float("SEARCHOP_MIN_PREFERENCE", default=0.02),
+    "min_searches": env.int("SEARCHOP_EXPERIMENT_MIN_SEARCHES", default=200),
+    "max_searches": env.int("SEARCHOP_EXPERIMENT_MAX_SEARCHES", default=20_000),
+    "max_days": env.float("SEARCHOP_EXPERIMENT_MAX_DAYS", default=14.0),
+    # The share of searches the pipeline's online gate interleaves.
+    "online_traffic": env.float("SEARCHOP_ONLINE_TRAFFIC", default=0.5),
+    # After every promotion the new production is interleaved with the version it replaced
+    # for this many searches (0: no watch) on this share of traffic.
+    "watch_searches": env.int("SEARCHOP_WATCH_SEARCHES", default=2_000),
+    "watch_traffic": env.float("SEARCHOP_WATCH_TRAFFIC", default=0.1),
+    # Guardrails: the challenger's error rate and the mean time it adds to a search.
+    "max_error_rate": env.float("SEARCHOP_GUARDRAIL_MAX_ERROR_RATE", default=0.01),
+    "max_added_ms": env.float("SEARCHOP_GUARDRAIL_MAX_ADDED_MS", default=5.0),
+    # A/B canary stages: searches each stage must hold its guardrails for before the next.
+    "stage_searches": env.int("SEARCHOP_CANARY_STAGE_SEARCHES", default=1_000),
+    "evaluate_minutes": env.int("SEARCHOP_EXPERIMENT_EVALUATE_MINUTES", default=5),
+}
+
 # A run still "running" after this long is taken for dead (a killed worker) and closed.
 SEARCHOP_PIPELINE_TIMEOUT_HOURS = env.float("SEARCHOP_PIPELINE_TIMEOUT_HOURS", default=6.0)
 
@@ -251,6 +280,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "training.tasks.pipeline_run_task",
         "schedule": crontab(minute=0, hour=3, day_of_week=env.str("SEARCHOP_PIPELINE_DAY", default="mon")),
         "kwargs": {"trigger": "schedule"},
+    },
+    # Guardrails, decisions, canary stages and the watch of the running experiment.
+    "experiments-decide": {
+        "task": "ranking.tasks.experiments_decide_task",
+        "schedule": timedelta(minutes=SEARCHOP_EXPERIMENTS["evaluate_minutes"]),
     },
 }
 

@@ -70,11 +70,13 @@ def _contract_training_matrix(seed: int) -> tuple:
 
 
 @functools.cache
-def contract_model_text(seed: int = 0, trees: int = 20) -> str:
+def contract_model_text(seed: int = 0, trees: int = 20, *, backwards: bool = False) -> str:
     """A real LambdaMART ranker (20 small trees, ~50 ms) over the 32 features of
     ``ranking.features.contract``, so serving loads, verifies, compiles and explains it as it would a
-    trained one. Other seeds give other models (for promote and rollback)."""
+    trained one. Other seeds give other models (for promote and rollback); ``backwards`` learns
+    the grades upside down (a production model any trained candidate beats)."""
     features, labels, groups = _contract_training_matrix(seed)
+    labels = 3 - labels if backwards else labels
     data = lightgbm.Dataset(features, labels, group=groups, feature_name=list(contract.NAMES))
     params = {
         "objective": "lambdarank",

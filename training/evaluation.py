@@ -23,13 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from ranking.rankers import RANKER_NAMES
+from ranking.segments import SEGMENTS
+from ranking.segments import query_segments as query_segments  # the rule lives in ranking
 from training import metrics, statistics
 from training.propensity import PropensityModel
 
-SEGMENTS = ("head", "torso", "tail")
 K = 10
 
 
@@ -46,25 +46,6 @@ class EvaluationData:
     @property
     def num_lists(self) -> int:
         return int(self.list_index.max()) + 1 if len(self.list_index) else 0
-
-
-def query_segments(
-    query_lists: Mapping[str, int], *, head_share: float = 0.5, torso_share: float = 0.3
-) -> dict:
-    """Head / torso / tail by query frequency before the cut-off: the most frequent queries
-    that together make up ``head_share`` of the lists are the head, the next ``torso_share``
-    the torso, the rest the tail. A query never seen before is tail."""
-    if not query_lists:
-        return {}
-    # Most frequent first, ties by the query text: the same segments whatever the row order.
-    frame = pd.Series(query_lists, dtype="float64")
-    frame = frame.iloc[np.lexsort((frame.index.to_numpy(dtype=str), -frame.to_numpy()))]
-    cumulative = frame.cumsum() / frame.sum()
-    before = cumulative - frame / frame.sum()
-    segment = np.where(
-        before < head_share, "head", np.where(before < head_share + torso_share, "torso", "tail")
-    )
-    return dict(zip(frame.index, segment, strict=True))
 
 
 def ranks_with_random_ties(list_index: np.ndarray, scores: np.ndarray, seed: int) -> np.ndarray:

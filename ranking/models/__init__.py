@@ -11,10 +11,22 @@ from ranking.features.models import (
     UserFeatures,
 )
 from ranking.models.access import ApiClient
+from ranking.models.experiments import (
+    Experiment,
+    ExperimentDecision,
+    ExperimentKind,
+    ExperimentPurpose,
+    ExperimentStatus,
+)
 from ranking.models.registry import ModelStatus, ModelVersion, ModelVersionTransition, TransitionKind
 
 __all__ = [
     "ApiClient",
+    "Experiment",
+    "ExperimentDecision",
+    "ExperimentKind",
+    "ExperimentPurpose",
+    "ExperimentStatus",
     "FeatureSet",
     "ModelStatus",
     "ModelVersion",

@@ -12,6 +12,7 @@ from ranking.services.features import (
 from ranking.services.registry import (
     REGISTRY_LOCK_KEY,
     model_version_archive,
+    model_version_decision_note,
     model_version_promote,
     model_version_register,
     model_version_reject,
@@ -26,6 +27,7 @@ __all__ = [
     "FeaturesUnavailable",
     "features_build",
     "model_version_archive",
+    "model_version_decision_note",
     "model_version_promote",
     "model_version_register",
     "model_version_reject",

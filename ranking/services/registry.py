@@ -22,7 +22,7 @@ from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.db.models import Max, Q
 
-from ranking.errors import NothingToRollBack, RegistryError
+from ranking.errors import ModelVersionNotFound, NothingToRollBack, RegistryError
 from ranking.model_loading import model_text_check, sha256_text
 from ranking.models import ModelStatus, ModelVersion, ModelVersionTransition, TransitionKind
 from ranking.selectors import model_version_get, model_version_rollback_target_get
@@ -110,6 +110,20 @@ def model_version_report_attach(
         model_version.feature_importance = feature_importance
         fields.append("feature_importance")
     model_version.save(update_fields=fields)
+    return model_version
+
+
+def model_version_decision_note(*, version: int, key: str, note: dict[str, Any]) -> ModelVersion:
+    """Add ``note`` under ``key`` to the version's decision, beside the offline one (the online
+    gate's or the watch's outcome, with its numbers). Changes no status; transactional."""
+    with transaction.atomic():
+        model_version = (
+            ModelVersion.objects.select_for_update().defer("model_text").filter(version=version).first()
+        )
+        if model_version is None:
+            raise ModelVersionNotFound(version)
+        model_version.decision = {**(model_version.decision or {}), key: note}
+        model_version.save(update_fields=["decision"])
     return model_version
 
 

@@ -35,13 +35,15 @@ from django.db import (
 from django.utils import timezone
 
 from catalog.models import SearchRequest
+from ranking.experiments.routing import Exposure
 from ranking.serving import observability
 
 logger = logging.getLogger(__name__)
 
 
 class LoggedRequest(NamedTuple):
-    """One served request as queued: a plain tuple, so the request path builds no model."""
+    """One served request as queued: a plain tuple, so the request path builds no model. The
+    fields after ``fallback`` are the experiment's (``Exposure``), empty outside experiments."""
 
     request_id: str
     timestamp: datetime
@@ -52,11 +54,17 @@ class LoggedRequest(NamedTuple):
     product_ids: list[str]
     model_version: int | None
     fallback: bool
+    experiment_id: int | None = None
+    arm: str = ""
+    teams: str = ""
+    shadow_ids: list[str] | None = None
+    challenger_seconds: float | None = None
+    challenger_error: str = ""
 
 
 _COLUMNS = (*LoggedRequest._fields, "randomised", "source")
 _COPY_SQL = f"COPY {SearchRequest._meta.db_table} ({', '.join(_COLUMNS)}) FROM STDIN"
-_PRODUCT_IDS = LoggedRequest._fields.index("product_ids")  # written as JSON text
+_JSON_FIELDS = tuple(LoggedRequest._fields.index(name) for name in ("product_ids", "shadow_ids"))
 
 
 def search_requests_write(rows: list[LoggedRequest]) -> None:
@@ -74,9 +82,11 @@ def search_requests_write(rows: list[LoggedRequest]) -> None:
         cursor.cursor.copy(_COPY_SQL) as copy,
     ):
         for row in rows:
-            copy.write_row(
-                (*row[:_PRODUCT_IDS], json.dumps(row.product_ids), *row[_PRODUCT_IDS + 1 :], False, source)
-            )
+            values = list(row)
+            for index in _JSON_FIELDS:  # JSON columns go as JSON text (None stays NULL)
+                if values[index] is not None:
+                    values[index] = json.dumps(values[index])
+            copy.write_row((*values, False, source))
 
 
 def _write_ignoring_conflicts(rows: list[LoggedRequest]) -> None:
@@ -190,8 +200,10 @@ def impression_log_record(
     product_ids: list[str],
     model_version: int | None,
     fallback: bool,
+    exposure: Exposure | None = None,
 ) -> None:
-    """Log one served request (the ids it returned, in order) as configured."""
+    """Log one served request (the ids it returned, in order) as configured; ``exposure``
+    when an experiment served it (``ranking.experiments.routing.search_answer``)."""
     mode = settings.SEARCHOP_IMPRESSION_LOG
     if mode == "off":
         return
@@ -205,6 +217,7 @@ def impression_log_record(
         product_ids=product_ids,
         model_version=model_version,
         fallback=fallback,
+        **(exposure._asdict() if exposure is not None else {}),
     )
     if mode == "sync":
         _write_ignoring_conflicts([row])

@@ -173,7 +173,9 @@ def test_a_build_that_fails_while_writing_is_marked_failed_and_leaves_no_rows(un
 
 def test_the_selectors_return_the_newest_ready_set_of_a_purpose_never_a_failed_or_building_one(until):
     train = features_build(until=until, purpose=FeatureSet.Purpose.TRAIN).feature_set
-    serving = features_build(until=until + dt.timedelta(days=1), purpose=FeatureSet.Purpose.SERVING).feature_set
+    serving = features_build(
+        until=until + dt.timedelta(days=1), purpose=FeatureSet.Purpose.SERVING
+    ).feature_set
     FeatureSet.objects.create(until=until, purpose="train", status="failed", contract_version="1")
     FeatureSet.objects.create(until=until, purpose="train", status="building", contract_version="1")
 

@@ -10,11 +10,10 @@ it falls back to what it said when this was written: Mondays at 03:00 UTC.
 Idempotent: an existing task of that name (edited or disabled in the admin) is left alone.
 """
 
-import json
-
 from django.conf import settings
 from django.db import migrations
-from django.utils import timezone
+
+from ranking.schedules import periodic_task_seed, periodic_task_unseed
 
 NAME = "weekly-pipeline"
 TASK = "training.tasks.pipeline_run_task"
@@ -37,24 +36,14 @@ def schedule_spec():
 
 
 def schedule_create(apps, schema_editor):
-    CrontabSchedule = apps.get_model("django_celery_beat", "CrontabSchedule")
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTasks = apps.get_model("django_celery_beat", "PeriodicTasks")
-    if PeriodicTask.objects.filter(name=NAME).exists():
-        return
     spec = schedule_spec()
-    crontab_fields = {**spec["crontab"], "timezone": getattr(settings, "CELERY_TIMEZONE", "UTC")}
-    crontab = CrontabSchedule.objects.filter(**crontab_fields).first()
-    if crontab is None:
-        crontab = CrontabSchedule.objects.create(**crontab_fields)
-    PeriodicTask.objects.create(
+    crontab = {**spec["crontab"], "timezone": getattr(settings, "CELERY_TIMEZONE", "UTC")}
+    periodic_task_seed(
+        apps,
         name=NAME,
         task=spec["task"],
-        crontab=crontab,
-        args="[]",
-        kwargs=json.dumps(spec["kwargs"]),
-        headers="{}",
-        enabled=True,
+        schedule={"crontab": crontab},
+        kwargs=spec["kwargs"],
         description=(
             "The weekly training pipeline: features, training, evaluation, promote or reject. "
             "Beat re-applies CELERY_BEAT_SCHEDULE (schedule, task, arguments) to this row each "
@@ -62,13 +51,10 @@ def schedule_create(apps, schema_editor):
             "Disabling it here sticks."
         ),
     )
-    # Historical models skip PeriodicTask.save(), which tells a running beat to reload.
-    PeriodicTasks.objects.update_or_create(ident=1, defaults={"last_update": timezone.now()})
 
 
 def schedule_delete(apps, schema_editor):
-    PeriodicTask = apps.get_model("django_celery_beat", "PeriodicTask")
-    PeriodicTask.objects.filter(name=NAME, task=TASK).delete()
+    periodic_task_unseed(apps, name=NAME, task=TASK)
 
 
 class Migration(migrations.Migration):

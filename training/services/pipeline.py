@@ -6,6 +6,7 @@ ranking's registry services.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 from django.conf import settings
@@ -14,6 +15,8 @@ from django.utils import timezone
 
 from catalog.progress import Reporter
 from catalog.services import events_request_context_fill
+from ranking.experiments.decide import candidate_online_gate
+from ranking.experiments.policy import ONLINE, policy_get
 from ranking.services import (
     model_version_promote,
     model_version_reject,
@@ -103,6 +106,12 @@ def _decide(*, candidate: TrainedCandidate, report: dict, trigger: str) -> Decis
         ),
     )
     actor = f"pipeline:{trigger}"
+    online = policy_get().promotion == ONLINE  # users decide, in an interleaving experiment
+    if decision.action == PROMOTED and report.get("production_version") is not None and online:
+        gate = candidate_online_gate(
+            version=candidate.version.version, actor=actor, offline_reason=decision.reason
+        )
+        return replace(decision, action=gate.action, reason=gate.reason)
     if decision.action == PROMOTED:
         model_version_promote(version=candidate.version.version, actor=actor, reason=decision.reason)
     else:
