@@ -14,21 +14,17 @@ from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.safestring import SafeString
 
-from catalog.admin import ReadOnlyPermissions
 from ranking.admin.experiment_tables import report_sections
+from ranking.admin.operated import OperatedAdmin
 from ranking.admin.tables import ReasonForm, pretty_json
 from ranking.errors import ExperimentError
 from ranking.experiments.reports import experiment_report_build
 from ranking.experiments.selectors import experiment_queryset, experiment_running_get
 from ranking.experiments.services import experiment_launch, experiment_stop
 from ranking.models import Experiment, ExperimentKind, ExperimentStatus
-
-TEMPLATES = "admin/ranking/experiment"
-OPERATE_PERMISSION = "ranking.change_modelversion"  # the same as promote and roll back
 
 
 class ExperimentStartForm(forms.Form):
@@ -52,7 +48,8 @@ class ExperimentStartForm(forms.Form):
 
 
 @admin.register(Experiment)
-class ExperimentAdmin(ReadOnlyPermissions, admin.ModelAdmin):
+class ExperimentAdmin(OperatedAdmin):
+    templates = "admin/ranking/experiment"
     list_display = (
         "id",
         "kind",
@@ -77,9 +74,6 @@ class ExperimentAdmin(ReadOnlyPermissions, admin.ModelAdmin):
         "report_display",
     )
     readonly_fields = tuple(name for line in fields for name in ((line,) if isinstance(line, str) else line))
-
-    def has_operate_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm(OPERATE_PERMISSION)
 
     def get_queryset(self, request: HttpRequest):
         return experiment_queryset()
@@ -119,17 +113,11 @@ class ExperimentAdmin(ReadOnlyPermissions, admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        context = {"may_operate": self.has_operate_permission(request), **(extra_context or {})}
-        return super().changelist_view(request, extra_context=context)
-
     def change_view(
         self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
     ) -> HttpResponse:
         obj = self.get_object(request, unquote(object_id))
-        context = {"may_operate": self.has_operate_permission(request), **(extra_context or {})}
-        if obj is not None:
-            context.update(self._report_context(obj))
+        context = {**(self._report_context(obj) if obj is not None else {}), **(extra_context or {})}
         return super().change_view(request, object_id, form_url, extra_context=context)
 
     def running_view(self, request: HttpRequest) -> HttpResponse:
@@ -204,10 +192,3 @@ class ExperimentAdmin(ReadOnlyPermissions, admin.ModelAdmin):
         live = experiment.status == ExperimentStatus.RUNNING or not experiment.result
         report = experiment_report_build(experiment) if live else experiment.result
         return {"experiment": experiment, "sections": report_sections(report), "live": live}
-
-    def _render(self, request: HttpRequest, template: str, **context: Any) -> TemplateResponse:
-        return TemplateResponse(
-            request,
-            f"{TEMPLATES}/{template}",
-            {**self.admin_site.each_context(request), "opts": self.opts, **context},
-        )

@@ -8,7 +8,7 @@ needs the ``ranking.change_modelversion`` permission; viewing needs only the vie
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -17,12 +17,12 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.loader import render_to_string
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog.admin import ReadOnlyPermissions
+from ranking.admin.operated import OperatedAdmin
 from ranking.admin.tables import ReasonForm, metric_cell, metric_table, pretty_json, status_badge
 from ranking.errors import RegistryError
 from ranking.models import ModelVersion, ModelVersionTransition
@@ -70,7 +70,8 @@ class ModelVersionTransitionInline(ReadOnlyPermissions, admin.TabularInline):
 
 
 @admin.register(ModelVersion)
-class ModelVersionAdmin(ReadOnlyPermissions, admin.ModelAdmin):
+class ModelVersionAdmin(OperatedAdmin):
+    templates = TEMPLATES
     list_display = (
         "version_label",
         "status_coloured",
@@ -95,12 +96,6 @@ class ModelVersionAdmin(ReadOnlyPermissions, admin.ModelAdmin):
         ("Model", {"fields": MODEL_FIELDS}),
     )
     readonly_fields = SUMMARY_FIELDS + EVALUATION_FIELDS + PROVENANCE_FIELDS + MODEL_FIELDS
-
-    # -- permissions: read-only here; changes go through the control room's own pages --------
-    def has_operate_permission(self, request: HttpRequest) -> bool:
-        """May promote, roll back and reject (the model's change permission)."""
-        opts = self.opts
-        return request.user.has_perm(f"{opts.app_label}.change_{opts.model_name}")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersion]:
         return super().get_queryset(request).defer("model_text")
@@ -198,16 +193,6 @@ class ModelVersionAdmin(ReadOnlyPermissions, admin.ModelAdmin):
             path("<path:object_id>/promote/", view(self.promote_view), name="ranking_modelversion_promote"),
             *super().get_urls(),
         ]
-
-    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
-        context = {"may_operate": self.has_operate_permission(request), **(extra_context or {})}
-        return super().changelist_view(request, extra_context=context)
-
-    def change_view(
-        self, request: HttpRequest, object_id: str, form_url: str = "", extra_context: dict | None = None
-    ) -> HttpResponse:
-        context = {"may_operate": self.has_operate_permission(request), **(extra_context or {})}
-        return super().change_view(request, object_id, form_url, extra_context=context)
 
     def metric_history_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
@@ -323,13 +308,6 @@ class ModelVersionAdmin(ReadOnlyPermissions, admin.ModelAdmin):
         )
 
     # -- helpers -------------------------------------------------------------------------------
-    def _render(self, request: HttpRequest, template: str, **context: Any) -> TemplateResponse:
-        return TemplateResponse(
-            request,
-            f"{TEMPLATES}/{template}",
-            {**self.admin_site.each_context(request), "opts": self.opts, **context},
-        )
-
     def _redirect_to(self, obj: ModelVersion) -> HttpResponseRedirect:
         return HttpResponseRedirect(
             reverse(f"{self.admin_site.name}:ranking_modelversion_change", args=[obj.pk])

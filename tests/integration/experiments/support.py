@@ -89,19 +89,7 @@ def interleaved_searches(
         for i in range(len(plan))
     ]
     SearchRequest.objects.bulk_create(searches)
-    now = timezone.now()
-    Event.objects.bulk_create(
-        Event(
-            event_id=uuid.uuid4(),
-            event_type="click",
-            timestamp=now,
-            product_id=product,
-            request_id=search.request_id,
-            ingested_at=now,
-        )
-        for search, clicked in zip(searches, plan, strict=True)
-        for product in clicked
-    )
+    clicks([(search, product) for search, clicked in zip(searches, plan, strict=True) for product in clicked])
 
 
 def ab_searches(
@@ -125,16 +113,20 @@ def ab_searches(
         for _ in range(searches_each)
     ]
     SearchRequest.objects.bulk_create(rows)
+    clicks([(row, "a") for i, row in enumerate(rows) if i % click_every == 0])
+
+
+def clicks(pairs: list[tuple[SearchRequest, str]]) -> None:
+    """A click on each (search, product), in one statement."""
     now = timezone.now()
     Event.objects.bulk_create(
         Event(
             event_id=uuid.uuid4(),
             event_type="click",
             timestamp=now,
-            product_id="a",
-            request_id=row.request_id,
+            product_id=product,
+            request_id=search.request_id,
             ingested_at=now,
         )
-        for i, row in enumerate(rows)
-        if i % click_every == 0
+        for search, product in pairs
     )
