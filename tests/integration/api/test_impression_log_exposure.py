@@ -21,19 +21,20 @@ SHADOWED = Exposure(experiment_id=4, arm="shadow", shadow_ids=["c", "b", "a"], c
 FAILED = Exposure(experiment_id=4, arm="challenger", challenger_error="not loaded")
 
 
+SERVED = {
+    "query": "q",
+    "query_norm": "q",
+    "user_id": "U1",
+    "session_id": "",
+    "product_ids": ["a", "b", "c"],
+    "model_version": 3,
+    "fallback": False,
+}
+
+
 def request(request_id: str, exposure: Exposure | None) -> LoggedRequest:
-    return LoggedRequest(
-        request_id=request_id,
-        timestamp=timezone.now(),
-        query="q",
-        query_norm="q",
-        user_id="U1",
-        session_id="",
-        product_ids=["a", "b", "c"],
-        model_version=3,
-        fallback=False,
-        **(exposure._asdict() if exposure else {}),
-    )
+    extra = exposure._asdict() if exposure else {}
+    return LoggedRequest(request_id=request_id, timestamp=timezone.now(), **SERVED, **extra)
 
 
 def stored(request_id: str) -> tuple:
@@ -56,17 +57,7 @@ def test_the_batch_copy_writes_each_exposure_and_leaves_other_rows_empty():
 def test_the_orm_path_writes_the_same(settings):
     settings.SEARCHOP_IMPRESSION_LOG = "sync"
     for request_id, exposure in (("r1", INTERLEAVED), ("r2", SHADOWED), ("r4", None)):
-        impression_log_record(
-            request_id=request_id,
-            query="q",
-            query_norm="q",
-            user_id="U1",
-            session_id="",
-            product_ids=["a", "b", "c"],
-            model_version=3,
-            fallback=False,
-            exposure=exposure,
-        )
+        impression_log_record(request_id=request_id, **SERVED, exposure=exposure)
 
     assert stored("r1") == (4, "interleaved", "=AB", None, 0.0007, "")
     assert stored("r2") == (4, "shadow", "", ["c", "b", "a"], None, "")
