@@ -42,6 +42,7 @@ from ranking.services import (
     model_version_promote,
     model_version_reject,
     model_version_rollback,
+    model_version_verify,
 )
 
 logger = logging.getLogger(__name__)
@@ -96,13 +97,16 @@ class Gate:
 
 def candidate_online_gate(*, version: int, actor: str, offline_reason: str = "") -> Gate:
     """Start the online gate of candidate ``version``: an interleaving experiment against
-    production on ``SEARCHOP_ONLINE_TRAFFIC`` of searches. While another experiment runs it
-    waits (the beat task starts it once the way is clear). A candidate whose experiment
-    cannot start for any other reason (it fails verification) is rejected."""
+    production on ``SEARCHOP_ONLINE_TRAFFIC`` of searches. A candidate that fails verification
+    is rejected (it could never serve). Otherwise, while the gate cannot start (another
+    experiment runs), it waits: the beat task starts it once the way is clear."""
     prefix = f"{offline_reason}; " if offline_reason else ""
-    running = experiment_running_get()
-    if running is not None:
-        return Gate(ONLINE, f"{prefix}its online gate waits for experiment {running.pk} to end")
+    try:
+        model_version_verify(version=version)
+    except RegistryError as error:
+        reason = f"its online gate could not start: {error}"
+        model_version_reject(version=version, actor=actor, reason=reason)
+        return Gate(REJECTED, f"{prefix}{reason}")
     policy = policy_get()
     try:
         experiment = experiment_launch(
@@ -115,11 +119,8 @@ def candidate_online_gate(*, version: int, actor: str, offline_reason: str = "")
         )
     except ExperimentError as error:
         running = experiment_running_get()
-        if running is not None:  # another start got there first
-            return Gate(ONLINE, f"{prefix}its online gate waits for experiment {running.pk} to end")
-        reason = f"its online gate could not start: {error}"
-        model_version_reject(version=version, actor=actor, reason=reason)
-        return Gate(REJECTED, f"{prefix}{reason}")
+        waits = f"experiment {running.pk} to end" if running is not None else f"a retry ({error})"
+        return Gate(ONLINE, f"{prefix}its online gate waits for {waits}")
     return Gate(
         ONLINE,
         f"{prefix}online gate: experiment {experiment.pk} interleaves it with production "

@@ -239,4 +239,15 @@ def test_a_candidate_whose_gate_cannot_start_is_rejected(production):
 
     broken.refresh_from_db()
     assert (gate.action, broken.status) == ("rejected", ModelStatus.REJECTED)
-    assert gate.reason.startswith("gates passed; its online gate could not start: challenger:")
+    assert gate.reason.startswith("gates passed; its online gate could not start: v")
+    assert "failed verification" in gate.reason
+
+
+def test_a_candidate_whose_gate_cannot_start_for_now_waits_for_the_next_evaluation():
+    candidate = ModelVersionFactory(decision={"action": "online"})  # no production to compare with
+
+    gate = candidate_online_gate(version=candidate.version, actor="pipeline:test")
+
+    candidate.refresh_from_db()
+    assert (gate.action, candidate.status) == ("online", ModelStatus.CANDIDATE)
+    assert "waits for a retry (control: there is no production model" in gate.reason
