@@ -58,8 +58,7 @@ class ExperimentAdmin(OperatedAdmin):
         "challenger_label",
         "control_label",
         "traffic_share",
-        "started_at",
-        "stopped_at",
+        "started",
         "decision",
     )
     list_filter = ("status", "kind", "purpose", "decision")
@@ -85,6 +84,10 @@ class ExperimentAdmin(OperatedAdmin):
     @admin.display(description="control")
     def control_label(self, obj: Experiment) -> str:
         return obj.control_label
+
+    @admin.display(description="started", ordering="started_at")
+    def started(self, obj: Experiment) -> str:
+        return f"{obj.started_at:%Y-%m-%d %H:%M}" if obj.started_at else "–"
 
     @admin.display(description="traffic", ordering="traffic")
     def traffic_share(self, obj: Experiment) -> str:

@@ -257,8 +257,8 @@ def _running_check() -> None:
     running = experiment_running_get()
     if running is not None:
         raise ExperimentError(
-            f"experiment {running.pk} ({running.kind}, {running.control_label} vs {running.challenger_label}) "
-            "is running; stop it first (experiment_stop)"
+            f"experiment {running.pk} ({running.kind} of {running.challenger_label} against "
+            f"{running.control_label}) is running; stop it first (experiment_stop)"
         )
 
 

@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('kind', models.CharField(choices=[('shadow', 'shadow'), ('interleaving', 'interleaving'), ('ab', 'A/B')], max_length=16)),
-                ('purpose', models.CharField(choices=[('manual', 'started by a person'), ('promotion', "a candidate's online promotion gate"), ('watch', 'the watch after a promotion')], default='manual', max_length=16)),
+                ('purpose', models.CharField(choices=[('manual', 'by a person'), ('promotion', 'online gate'), ('watch', 'watch after a promotion')], default='manual', max_length=16)),
                 ('status', models.CharField(choices=[('draft', 'draft'), ('running', 'running'), ('stopped', 'stopped'), ('completed', 'completed')], default='draft', max_length=16)),
                 ('control_baseline', models.CharField(blank=True, default='', max_length=16)),
                 ('challenger_baseline', models.CharField(blank=True, default='', max_length=16)),

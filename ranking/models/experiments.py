@@ -35,9 +35,9 @@ class ExperimentStatus(models.TextChoices):
 
 
 class ExperimentPurpose(models.TextChoices):
-    MANUAL = "manual", "started by a person"
-    PROMOTION = "promotion", "a candidate's online promotion gate"
-    WATCH = "watch", "the watch after a promotion"
+    MANUAL = "manual", "by a person"
+    PROMOTION = "promotion", "online gate"  # a candidate's, started by the pipeline
+    WATCH = "watch", "watch after a promotion"
 
 
 class ExperimentDecision(models.TextChoices):
@@ -162,7 +162,7 @@ class Experiment(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"experiment {self.pk}: {self.kind} {self.control_label} vs {self.challenger_label} ({self.status})"
+        return f"experiment {self.pk}: {self.kind} of {self.challenger_label} against {self.control_label} ({self.status})"
 
     @property
     def control_label(self) -> str:

@@ -57,9 +57,10 @@ def test_a_baseline_can_be_either_side(production):
 def test_a_second_experiment_is_refused_naming_the_running_one_and_nothing_is_created(production, candidate):
     running = launch(kind="interleaving", challenger=f"v{candidate.version}")
 
-    with pytest.raises(
-        ExperimentError, match=rf"experiment {running.pk} \(interleaving, v{production.version} vs "
-    ):
+    expected = (
+        rf"experiment {running.pk} \(interleaving of v{candidate.version} against v{production.version}\)"
+    )
+    with pytest.raises(ExperimentError, match=expected):
         launch(kind="ab", challenger="random")
 
     assert list(Experiment.objects.values_list("pk", flat=True)) == [running.pk]
@@ -202,7 +203,7 @@ def test_of_two_drafts_started_at_once_exactly_one_runs_and_the_database_decides
 
     assert isinstance(outcomes["first"], Experiment)
     assert isinstance(outcomes["second"], ExperimentError)
-    assert f"experiment {drafts[0].pk} (shadow, bm25 vs random) is running" in str(outcomes["second"])
+    assert f"experiment {drafts[0].pk} (shadow of random against bm25) is running" in str(outcomes["second"])
     assert list(Experiment.objects.filter(status="running").values_list("pk", flat=True)) == [drafts[0].pk]
 
 
