@@ -25,7 +25,7 @@ import pandas as pd
 
 from catalog.synthetic.clicks import Funnel, funnel_simulate
 from catalog.synthetic.config import SyntheticConfig
-from catalog.synthetic.relevance import relevance_grades
+from catalog.synthetic.relevance import intent_match, relevance_grades
 from catalog.synthetic.shop import Catalog, Queries, Shop, Users
 
 
@@ -119,6 +119,7 @@ class Generator:
             impressions_at=np.zeros(config.list_max, dtype=np.int64),
             clicks_at=np.zeros(config.list_max, dtype=np.int64),
         )
+        self._pool_match = _pool_match(self.shop)
         self._category_queries = [
             np.flatnonzero(self.queries.category == cat) for cat in range(config.categories)
         ]
@@ -200,7 +201,7 @@ class Generator:
         slot = np.where(randomised[:, None], shuffled, slot)
         product = np.take_along_axis(queries.pool[lists.query], slot, axis=1)
         relevance = relevance_grades(
-            match=np.take_along_axis(queries.pool_match[lists.query], slot, axis=1),
+            match=np.take_along_axis(self._pool_match[lists.query], slot, axis=1),
             quality=catalog.quality[product],
             log_relative_price=catalog.log_relative_price[product],
             price_level=(self.users.price_level[lists.user] + queries.price_shift[lists.query])[:, None],
@@ -293,6 +294,19 @@ class Generator:
             )
             self.summary.by_type[event_type] += len(rows)
         return pd.concat(frames, ignore_index=True)
+
+
+def _pool_match(shop: Shop) -> np.ndarray:
+    """How well each product of each query's pool meets the query's intent, (queries x pool)."""
+    queries = shop.queries
+    return np.stack(
+        [
+            intent_match(products, category=category, attribute=attribute, brand=brand, catalog=shop.catalog)
+            for products, category, attribute, brand in zip(
+                queries.pool, queries.category, queries.attribute, queries.brand, strict=True
+            )
+        ]
+    )
 
 
 def _first(keep: int, lists: _Lists, shown: _Shown, funnel: Funnel) -> tuple[_Lists, _Shown, Funnel]:

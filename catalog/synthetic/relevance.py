@@ -12,12 +12,9 @@ simulator of shoppers can grade any list a ranker returns with ``true_relevance`
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
-if TYPE_CHECKING:
-    from catalog.synthetic.shop import Catalog, Shop
+from catalog.synthetic.shop import Catalog, Shop
 
 QUALITY_WEIGHT = 0.5
 PRICE_FIT_WEIGHT = 0.3

@@ -23,7 +23,6 @@ from scipy import sparse
 
 from catalog import text
 from catalog.synthetic.config import SyntheticConfig
-from catalog.synthetic.relevance import intent_match
 from catalog.synthetic.vocabulary import (
     CATEGORIES,
     DESCRIPTION_FILLERS,
@@ -85,7 +84,6 @@ class Queries:
     weight: np.ndarray  # popularity within the category (Zipf-like)
     pool: np.ndarray  # (Q, pool_size) product indices, BM25 order
     pool_bm25: np.ndarray
-    pool_match: np.ndarray
     pool_sigma: np.ndarray
 
 
@@ -228,12 +226,6 @@ def queries_generate(config: SyntheticConfig, catalog: Catalog, rng: np.random.G
     pool, pool_bm25 = _candidate_pools(queries_text, catalog, config.pool_size, rng)
     attributes: list[str | None] = [row[2] for row in rows]
     brands: list[str | None] = [row[3] for row in rows]
-    pool_match = np.stack(
-        [
-            intent_match(products, category=category, attribute=attribute, brand=brand, catalog=catalog)
-            for products, category, attribute, brand in zip(pool, categories, attributes, brands, strict=True)
-        ]
-    )
     spread = pool_bm25.std(axis=1)
     return Queries(
         text=queries_text,
@@ -244,7 +236,6 @@ def queries_generate(config: SyntheticConfig, catalog: Catalog, rng: np.random.G
         weight=weight,
         pool=pool,
         pool_bm25=pool_bm25,
-        pool_match=pool_match,
         pool_sigma=np.where(spread > 0, spread, 1.0),
     )
 

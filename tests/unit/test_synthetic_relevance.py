@@ -80,32 +80,41 @@ def test_a_grade_is_the_rounded_sum_of_match_quality_price_fit_and_noise():
     assert grades.tolist() == np.clip(np.rint(latent), 0, 3).astype(int).tolist()
 
 
-def test_true_relevance_of_any_list_grades_a_pool_as_the_generator_does(shop):
-    queries, rng_seed = shop.queries, 11
+def test_true_relevance_grades_a_list_in_any_order_by_each_products_intent_match(shop):
+    queries, user = shop.queries, 4
     for query in (0, len(queries.text) // 2, len(queries.text) - 1):
         pool = queries.pool[query]
-        assert (
-            intent_match(
-                pool,
-                category=int(queries.category[query]),
-                attribute=queries.attribute[query],
-                brand=queries.brand[query],
-                catalog=shop.catalog,
-            ).tolist()
-            == queries.pool_match[query].tolist()
+        match = intent_match(
+            pool,
+            category=int(queries.category[query]),
+            attribute=queries.attribute[query],
+            brand=queries.brand[query],
+            catalog=shop.catalog,
         )
-        reversed_pool = pool[::-1]
-        graded = true_relevance(
-            reversed_pool, query=query, user=4, shop=shop, rng=np.random.default_rng(rng_seed)
-        )
+        shown = pool[::-1]
+        graded = true_relevance(shown, query=query, user=user, shop=shop, rng=np.random.default_rng(11))
         expected = relevance_grades(
-            match=queries.pool_match[query][::-1],
-            quality=shop.catalog.quality[reversed_pool],
-            log_relative_price=shop.catalog.log_relative_price[reversed_pool],
-            price_level=shop.users.price_level[4] + queries.price_shift[query],
-            rng=np.random.default_rng(rng_seed),
+            match=match[::-1],
+            quality=shop.catalog.quality[shown],
+            log_relative_price=shop.catalog.log_relative_price[shown],
+            price_level=shop.users.price_level[user] + queries.price_shift[query],
+            rng=np.random.default_rng(11),
         )
         assert graded.tolist() == expected.tolist()
+
+
+def test_the_generators_truth_grades_a_product_of_another_category_zero():
+    generator = Generator(SyntheticConfig(products=300, categories=5, users=50, events=5_000, seed=3))
+    chunk = next(generator.chunks())
+    catalog, queries = generator.catalog, generator.queries
+    index = {product_id: i for i, product_id in enumerate(catalog.external_ids)}
+    query_of = dict(zip(chunk.requests["request_id"], chunk.requests["query_norm"], strict=True))
+    category_of_query = dict(zip(queries.text, queries.category, strict=True))
+    products = chunk.truth["product_external_id"].map(index).to_numpy()
+    wished = chunk.truth["request_id"].map(query_of).map(category_of_query).to_numpy()
+    elsewhere = catalog.category_index[products] != wished
+    assert elsewhere.any()
+    assert (chunk.truth["relevance"].to_numpy()[elsewhere] == 0).all()
 
 
 def test_better_products_of_the_wished_category_grade_higher_on_average(shop):
