@@ -306,27 +306,39 @@ def _copy_text(frame: pd.DataFrame, names: Sequence[str], *, text: Collection[st
     columns = []
     for name in names:
         column = frame[name]
-        missing = column.isna().to_numpy()
+        null = "" if name in text else r"\N"
+        if column.dtype == np.dtype(object) or isinstance(column.dtype, pd.StringDtype):
+            columns.append(_text_values(column, null))
+            continue
         if column.dtype in (np.dtype("float64"), pd.Float64Dtype()):
             values = list(map(repr, column.to_numpy(dtype="float64", na_value=np.nan).tolist()))
         elif isinstance(column.dtype, pd.DatetimeTZDtype):
             naive = column.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
             values = np.datetime_as_string(naive, unit="us", timezone="UTC").tolist()
-        elif pd.api.types.is_bool_dtype(column.dtype) or pd.api.types.is_integer_dtype(column.dtype):
+        else:  # booleans and integers
             values = list(map(str, column.tolist()))
-        else:
-            values = _escaped(column.to_numpy(dtype=object, na_value="").tolist())
-        if missing.any():
-            null = "" if name in text else r"\N"
-            values = [null if gone else value for value, gone in zip(values, missing.tolist(), strict=True)]
-        columns.append(values)
+        columns.append(_with_nulls(values, column, null))
     return ("\n".join(map("\t".join, zip(*columns, strict=True))) + "\n").encode()
 
 
-def _escaped(values: list[str]) -> list[str]:
-    # One joined string is a C pass; escaping value by value only when a column needs it.
-    joined = "".join(values)
+def _text_values(column: pd.Series, null: str) -> list[str]:
+    """Text escaped for COPY. Joining the values is one C pass that tells whether any needs
+    escaping, and fails on a missing value: only then are the missing ones looked for."""
+    values = column.to_numpy(dtype=object).tolist()
+    try:
+        joined = "".join(values)
+    except TypeError:
+        values = column.to_numpy(dtype=object, na_value="").tolist()
+        joined = "".join(values)
     if any(special in joined for special, _ in _COPY_ESCAPES):
         for special, replacement in _COPY_ESCAPES:
             values = [value.replace(special, replacement) for value in values]
-    return values
+    # A missing value is now ''; in a column that is not text, it is NULL.
+    return _with_nulls(values, column, null) if null and not all(values) else values
+
+
+def _with_nulls(values: list[str], column: pd.Series, null: str) -> list[str]:
+    missing = column.isna().to_numpy()
+    if not missing.any():
+        return values
+    return [null if gone else value for value, gone in zip(values, missing.tolist(), strict=True)]
