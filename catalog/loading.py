@@ -266,7 +266,7 @@ def rows_insert(*, model, frame: pd.DataFrame) -> int:
     if frame.empty:
         return 0
     spec = TableSpec.of(model, tuple(frame.columns))
-    integral = [name for name, kind in spec.columns if kind in ("bigint", "integer")]
+    integral = [name for name, kind in spec.columns if kind in _INTEGRAL]
     if integral:
         frame = frame.assign(**{name: frame[name].round().astype("Int64") for name in integral})
     if connection.vendor != "postgresql":
