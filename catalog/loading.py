@@ -91,9 +91,20 @@ def events_load(frame: pd.DataFrame) -> int:
     return _load(EVENT_TABLE, frame)
 
 
+# A loaded request's columns that its frame does not give: the model's defaults (no model
+# version, no experiment, ...), from the shop's own search.
+_REQUEST_DEFAULTS = {
+    **{
+        str(field.column): field.get_default()
+        for field in SearchRequest._meta.concrete_fields
+        if not field.primary_key and not isinstance(field.get_default(), list | dict)
+    },
+    "source": SearchRequest.Source.SYNTHETIC.value,
+}
+
+
 def search_requests_load(frame: pd.DataFrame) -> int:
-    defaults = {"model_version": None, "fallback": False, "randomised": False, "source": "synthetic"}
-    frame = frame.assign(**{key: value for key, value in defaults.items() if key not in frame})
+    frame = frame.assign(**{key: value for key, value in _REQUEST_DEFAULTS.items() if key not in frame})
     return _load(REQUEST_TABLE, frame)
 
 
@@ -146,6 +157,11 @@ def _csv_blocks(frame: pd.DataFrame, spec: TableSpec) -> Iterator[str]:
         yield buffer.getvalue()
 
 
+def _json_or_null(value: object) -> str | None:
+    """JSON text, with None left as SQL NULL (not the JSON ``null``)."""
+    return None if value is None else json.dumps(value)
+
+
 def _for_csv(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
     """Timestamps to microseconds in ISO form, JSON columns serialised, integers kept integral."""
     kinds = dict(spec.columns)
@@ -155,7 +171,7 @@ def _for_csv(frame: pd.DataFrame, spec: TableSpec) -> pd.DataFrame:
         if isinstance(column.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(column):
             out[name] = pd.to_datetime(column, utc=True).dt.strftime("%Y-%m-%d %H:%M:%S.%f+00")
         elif kinds[name] == "jsonb":
-            out[name] = column.map(json.dumps)
+            out[name] = column.map(_json_or_null)
         elif pd.api.types.is_float_dtype(column) and kinds[name] in _INTEGRAL:
             out[name] = column.astype("Int64")
         else:
@@ -193,7 +209,7 @@ def _sqlite_values(column: pd.Series, kind: str) -> np.ndarray:
     elif kind == "uuid":
         values = column.astype(str).str.replace("-", "", regex=False).str.lower()
     elif kind == "jsonb":
-        values = column.map(json.dumps)
+        values = column.map(_json_or_null)
     elif kind in _INTEGRAL:
         values = column.astype("Int64")
     elif kind == "boolean":
