@@ -81,7 +81,7 @@ def install(requirements: str) -> None:
     extension, rebuilt only when its source changed); without a C compiler serving uses the
     reference builder, with the same values, slower."""
     venv_ensure(requirements)
-    built = subprocess.run([str(PY), "-m", "ranking.features.kernel_build"], cwd=ROOT, check=False)
+    built = subprocess.run([str(PY), "-m", "ranking.compiled"], cwd=ROOT, check=False)
     if built.returncode != 0:
         print("    the feature kernel could not be built (no C compiler?): serving uses the reference builder")
 

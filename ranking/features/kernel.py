@@ -4,7 +4,7 @@
 (``ranking.features.matrix.matrix_build``) for one query, one user and a list of candidates
 (``tests/unit/features/test_kernel.py`` compares the two on random requests), at a fraction of
 its cost: instead of some forty NumPy calls and a dictionary look-up per candidate and
-input, one C function (``_kernel.c``) looks the candidates up, gathers their stored
+input, one C function (``_kernel_request.c``) looks the candidates up, gathers their stored
 features, computes the query's text statistics against each and the user inputs, and
 places every input where the contract says.
 
@@ -28,9 +28,9 @@ from typing import Any
 
 import numpy as np
 
+from ranking.compiled import FEATURE_KERNEL, extension_load
 from ranking.features.contract import Group
 from ranking.features.inputs import TEXT_INPUTS, TEXT_WEIGHTS, USER_INPUTS, Columns, ProductAttributes
-from ranking.features.kernel_build import kernel_module_load
 from ranking.features.matrix import matrix_build
 from ranking.features.snapshot import FeatureSnapshot, catalog_values
 from ranking.features.text import ProductText, QueryText, query_text_build, text_statistics
@@ -50,7 +50,7 @@ _USER_LAYOUT = tuple(
 # The kernel sums the text weights into the first inputs, in TEXT_WEIGHTS order.
 assert TEXT_INPUTS[: len(TEXT_WEIGHTS)] == TEXT_WEIGHTS
 
-_KERNEL = kernel_module_load()
+_KERNEL = extension_load(FEATURE_KERNEL)
 
 
 @dataclass(frozen=True)

@@ -2,7 +2,7 @@
 bad field (``products[3].price``). A DRF nested serializer costs about 2.6 ms per 100 items,
 more than the whole rest of the request; this pass, in Python, about 0.1 ms. The common case
 (every candidate a dict of the expected types and sizes) is checked in one compiled pass
-(``_kernel.candidates_check``); a request it does not accept whole goes through the Python
+(``_candidates.c``); a request it does not accept whole goes through the Python
 pass, which names the problem.
 """
 
@@ -16,14 +16,14 @@ from typing import Any
 from django.conf import settings
 
 from catalog import text
+from ranking.compiled import CANDIDATES_CHECK, extension_load
 from ranking.features.inputs import ProductAttributes
-from ranking.features.kernel_build import kernel_module_load
 
 MAX_QUERY_LENGTH = 512
 MAX_ID_LENGTH = 128
 MAX_SHORT_TEXT = 512
 MAX_DESCRIPTION = 10_000
-_KERNEL = kernel_module_load()  # its candidates_check: the common case in one compiled pass
+_CHECK = extension_load(CANDIDATES_CHECK)  # the common case in one compiled pass
 
 
 class RankInputError(Exception):
@@ -149,11 +149,10 @@ def rank_request_validate(data: Any) -> RankRequest:
 
 
 def _candidate_ids(products: list) -> list[str]:
-    """The candidates' ids as text, once every candidate is checked: by the compiled kernel's
-    one pass when every candidate is of the common kind, else by ``_candidates_validate``,
+    """The candidates' ids as text, once every candidate is checked: by one compiled pass when every candidate is of the common kind, else by ``_candidates_validate``,
     which names the first problem (or accepts what the fast pass left to it)."""
-    if _KERNEL is not None:
-        checked = _KERNEL.candidates_check(products, MAX_ID_LENGTH, MAX_SHORT_TEXT, MAX_DESCRIPTION)
+    if _CHECK is not None:
+        checked = _CHECK.candidates_check(products, MAX_ID_LENGTH, MAX_SHORT_TEXT, MAX_DESCRIPTION)
         if type(checked) is list:
             return checked
     return _candidates_validate(products)

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ranking.compiled import FEATURE_KERNEL, extension_load
 from ranking.features import kernel
 from ranking.features.contract import CONTRACT, FEATURES, Contract, Feature, Group
 from ranking.features.inputs import ProductAttributes
 from ranking.features.kernel import kernel_prepare, request_matrix_build
-from ranking.features.kernel_build import kernel_module_load, library_path, source_digest
 from ranking.features.matrix import matrix_build
 from tests.feature_frames import CATALOG, events, snapshot_build
 
@@ -94,11 +94,11 @@ def both(snapshot, request) -> tuple[np.ndarray, np.ndarray]:
     return compiled, reference
 
 
-def test_the_kernel_is_built_from_the_current_source_and_loaded():
-    module = kernel_module_load()
+def test_the_kernel_is_built_from_the_current_sources_and_loaded():
+    module = extension_load(FEATURE_KERNEL)
     assert module is not None
-    assert source_digest() == module.SOURCE_SHA256
-    assert library_path().exists()
+    assert FEATURE_KERNEL.digest == module.SOURCE_SHA256
+    assert FEATURE_KERNEL.library().exists()
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -144,7 +144,7 @@ def test_tables_pointing_outside_their_arrays_are_refused_at_load():
     rows, weights = snapshot.postings[term]
     snapshot.postings[term] = (rows + len(CATALOG), weights)  # rows past the catalog's end
     with pytest.raises(ValueError, match="post_rows"):
-        kernel.KernelTables(snapshot, kernel_module_load())
+        kernel.KernelTables(snapshot, extension_load(FEATURE_KERNEL))
 
 
 def test_a_candidate_id_that_is_not_text_is_refused_not_read():
