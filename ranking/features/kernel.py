@@ -51,6 +51,7 @@ _USER_LAYOUT = tuple(
 assert TEXT_INPUTS[: len(TEXT_WEIGHTS)] == TEXT_WEIGHTS
 
 _KERNEL = extension_load(FEATURE_KERNEL)
+Cold = Mapping[str, ProductAttributes]  # products the catalog does not know: their request attributes
 
 
 @dataclass(frozen=True)
@@ -190,14 +191,8 @@ class KernelTables:
             found = self._cold_text[key] = text_statistics(query.text, self.cold(attrs).text)
         return found
 
-    def build(
-        self,
-        *,
-        query_norm: str,
-        user: str,
-        product_ids: list[str],
-        cold_products: Mapping[str, ProductAttributes],
-    ) -> np.ndarray:
+    def build(self, query_norm: str, user: str, product_ids: list[str], cold_products: Cold) -> np.ndarray:
+        """The request's matrix: see ``request_matrix_build``."""
         n = len(product_ids)
         snapshot = self.snapshot
         query = self.query(query_norm)
@@ -318,6 +313,4 @@ def request_matrix_build(
             product_ids=product_ids,
             cold_products=cold_products,
         )
-    return tables.build(
-        query_norm=query_norm, user=user, product_ids=product_ids, cold_products=cold_products
-    )
+    return tables.build(query_norm, user, product_ids, cold_products)

@@ -119,21 +119,6 @@ def _state() -> ServingState:
         raise ModelUnavailable(f"model: {error}; retry shortly") from error
 
 
-def _validated(data: Any) -> RankRequest:
-    try:
-        return rank_request_validate(data)
-    except RankInputError as error:
-        observability.RANK_REJECTED.labels(status=str(error.status)).inc()
-        raise InvalidInput([{"field": error.field, "problem": error.problem}], error.status) from error
-
-
-def _state() -> ServingState:
-    try:
-        return serving_state_get()
-    except ServingUnavailable as error:
-        raise ModelUnavailable(f"model: {error}; retry shortly") from error
-
-
 def features_look_up(state: ServingState, request: RankRequest) -> np.ndarray:
     """The feature matrix, with the values of training's builder (``matrix_build``) from the
     compiled kernel; the request's attributes are used only for products the catalog does

@@ -151,3 +151,16 @@ def test_a_candidate_id_that_is_not_text_is_refused_not_read():
     snapshot = snapshot_build(events())
     with pytest.raises(TypeError, match="ids must be str"):
         request_matrix_build(snapshot, query_norm="acme", user="", product_ids=["P1", 2], cold_products={})
+
+
+def test_where_the_kernel_cannot_be_built_the_reference_builder_serves(monkeypatch):
+    snapshot = snapshot_build(events(("impression", "P1", "acme", "U1", 1, 1.0)))
+    monkeypatch.setattr(kernel, "_KERNEL", None)
+    ids = ["P1", "P2", "NEW"]
+    cold = {"NEW": ProductAttributes(title="Acme boots", price=5.0, category="shoes")}
+    served = request_matrix_build(snapshot, query_norm="acme", user="U1", product_ids=ids, cold_products=cold)
+    assert snapshot.kernel is None
+    np.testing.assert_array_equal(
+        served,
+        matrix_build(snapshot, queries=["acme"] * 3, users=["U1"] * 3, product_ids=ids, cold_products=cold),
+    )

@@ -10,6 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ranking.compiled import CANDIDATES_CHECK, extension_load
+from ranking.serving import validation
 from ranking.serving.validation import (
     MAX_DESCRIPTION,
     MAX_ID_LENGTH,
@@ -29,7 +30,9 @@ numbers = st.one_of(
     st.none(),
     st.just("3"),
 )
-ids = st.one_of(st.integers(-3, 3), st.integers(10**127, 10**129), st.sampled_from(["1", "P1", "P2"]), texts, st.none())
+ids = st.one_of(
+    st.integers(-3, 3), st.integers(10**127, 10**129), st.sampled_from(["1", "P1", "P2"]), texts, st.none()
+)
 candidate = st.fixed_dictionaries(
     {"id": ids, "title": texts, "price": numbers, "category": texts},
     optional={"description": st.one_of(texts, st.just("d" * 10_001)), "brand": texts, "rating": numbers},
@@ -67,7 +70,13 @@ def test_a_list_of_the_common_kind_is_accepted_whole_with_ids_as_text():
     ("products", "position"),
     [
         ([{"id": "P1", "title": "a", "price": 1, "category": "c"}, {"id": 1.5}], 1),
-        ([{"id": "1", "title": "a", "price": 1, "category": "c"}, {"id": 1, "title": "a", "price": 1, "category": "c"}], 1),
+        (
+            [
+                {"id": "1", "title": "a", "price": 1, "category": "c"},
+                {"id": 1, "title": "a", "price": 1, "category": "c"},
+            ],
+            1,
+        ),
         ([{"id": "P1", "title": "a", "price": float("nan"), "category": "c"}], 0),
         ([{"id": "P1", "title": "a", "price": 1, "category": "c", "rating": True}], 0),
     ],
@@ -75,3 +84,15 @@ def test_a_list_of_the_common_kind_is_accepted_whole_with_ids_as_text():
 )
 def test_the_first_candidate_out_of_the_common_case_is_left_to_the_validator(products, position):
     assert check(products) == position
+
+
+def test_where_the_compiled_pass_cannot_be_built_the_validator_checks_every_candidate(monkeypatch):
+    monkeypatch.setattr(validation, "_CHECK", None)
+    request = validation.rank_request_validate(
+        {"query": "shoes", "products": [{"id": 7, "title": "Sock", "price": 3, "category": "Socks"}]}
+    )
+    assert request.ids == ["7"]
+    with pytest.raises(RankInputError, match="duplicates"):
+        validation.rank_request_validate(
+            {"query": "q", "products": [{"id": 7, "title": "a", "price": 1, "category": "c"}] * 2}
+        )
