@@ -15,13 +15,13 @@ disables the log.
 from __future__ import annotations
 
 import atexit
-import json
 import logging
 import threading
 from collections import deque
 from datetime import datetime
 from typing import NamedTuple
 
+import orjson
 from django.conf import settings
 from django.db import (
     DatabaseError,
@@ -56,7 +56,9 @@ class LoggedRequest(NamedTuple):
 
 _COLUMNS = (*LoggedRequest._fields, "randomised", "source")
 _COPY_SQL = f"COPY {SearchRequest._meta.db_table} ({', '.join(_COLUMNS)}) FROM STDIN"
-_PRODUCT_IDS = LoggedRequest._fields.index("product_ids")  # written as JSON text
+_PRODUCT_IDS = LoggedRequest._fields.index(
+    "product_ids"
+)  # written as JSON text (by orjson: half the CPU of a flush with json)
 
 
 def search_requests_write(rows: list[LoggedRequest]) -> None:
@@ -75,7 +77,13 @@ def search_requests_write(rows: list[LoggedRequest]) -> None:
     ):
         for row in rows:
             copy.write_row(
-                (*row[:_PRODUCT_IDS], json.dumps(row.product_ids), *row[_PRODUCT_IDS + 1 :], False, source)
+                (
+                    *row[:_PRODUCT_IDS],
+                    orjson.dumps(row.product_ids).decode(),
+                    *row[_PRODUCT_IDS + 1 :],
+                    False,
+                    source,
+                )
             )
 
 
