@@ -56,9 +56,8 @@ class LoggedRequest(NamedTuple):
 
 _COLUMNS = (*LoggedRequest._fields, "randomised", "source")
 _COPY_SQL = f"COPY {SearchRequest._meta.db_table} ({', '.join(_COLUMNS)}) FROM STDIN"
-_PRODUCT_IDS = LoggedRequest._fields.index(
-    "product_ids"
-)  # written as JSON text (by orjson: half the CPU of a flush with json)
+# product_ids is written as JSON text, by orjson: half the CPU of a flush with json.
+_PRODUCT_IDS = LoggedRequest._fields.index("product_ids")
 
 
 def search_requests_write(rows: list[LoggedRequest]) -> None:
