@@ -8,9 +8,11 @@ candidates) as bench/rank.py, but each request goes straight through Django's WS
 sockets, no load generator competing for the two cores. What is left is the CPU time each
 endpoint's Python costs, so the ratio says how much of the gap in bench/rank.py is the rank
 path itself. Measured for the floor, /api/rank and /api/rank with a second ranker scoring
-the same matrix (``/api/bench/rank-two-rankers``); the best of ``--rounds`` per endpoint.
-Prints ms of CPU per request and the ratios (``--json``: one JSON line, for bench/rank.py);
-writes nothing. ``--profile`` prints cProfile's top functions of /api/rank instead.
+the same matrix (``/api/bench/rank-two-rankers``), one after the other in each of ``--rounds``
+rounds; each round's ratios compare measurements minutes apart at most, so their median is
+the figure a shared machine disturbs least. Prints ms of CPU per request and the ratios
+(``--json``: one JSON line of the per-round figures, for bench/rank.py); writes nothing.
+``--profile`` prints cProfile's top functions of /api/rank instead.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import io
 import json
 import os
 import pstats
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -33,8 +36,8 @@ import rank as rank_bench  # noqa: E402  (bench/rank.py: the same set-up)
 ENDPOINTS = {"floor": "/api/bench/floor", "rank": "/api/rank", "two_rankers": "/api/bench/rank-two-rankers"}
 
 
-def measure(*, requests: int, rounds: int, smoke: bool, profile: bool = False) -> dict[str, float]:
-    """ms of this process's CPU per request of each endpoint, best of ``rounds``."""
+def measure(*, requests: int, rounds: int, smoke: bool, profile: bool = False) -> dict[str, list[float]]:
+    """ms of this process's CPU per request of each endpoint, in each round."""
     env = rank_bench.environment()
     os.makedirs(env["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
     os.environ.update(env)  # before Django reads its settings
@@ -80,11 +83,13 @@ def measure(*, requests: int, rounds: int, smoke: bool, profile: bool = False) -
             call("/api/rank")
         profiler = cProfile.Profile()
         profiler.runcall(lambda: [call("/api/rank") for _ in range(requests)])
-        pstats.Stats(profiler, stream=sys.stderr).sort_stats(os.environ.get("BENCH_PROFILE_SORT", "tottime")).print_stats(60)
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats(
+            os.environ.get("BENCH_PROFILE_SORT", "tottime")
+        ).print_stats(60)
         return {}
     print(f"[in-process] load before: {os.getloadavg()[0]:.2f}, {requests:,} requests per endpoint and round",
           file=sys.stderr)  # fmt: skip
-    best: dict[str, float] = {}
+    measured: dict[str, list[float]] = {name: [] for name in ENDPOINTS}
     for number in range(1, rounds + 1):
         for name, path in ENDPOINTS.items():
             for _ in range(min(200, requests)):
@@ -93,9 +98,14 @@ def measure(*, requests: int, rounds: int, smoke: bool, profile: bool = False) -
             for _ in range(requests):
                 call(path)
             ms = (time.process_time() - started) * 1000 / requests
-            best[name] = min(best.get(name, ms), ms)
+            measured[name].append(ms)
             print(f"[in-process {number}/{rounds}] {path}: {ms:.3f} ms of CPU per request", file=sys.stderr)
-    return best
+    return measured
+
+
+def ratios(measured: dict[str, list[float]], over: str, under: str) -> list[float]:
+    """Per round, ``over``'s CPU per request over ``under``'s."""
+    return [a / b for a, b in zip(measured[over], measured[under], strict=True)]
 
 
 def main() -> None:
@@ -108,17 +118,19 @@ def main() -> None:
     parser.add_argument("--smoke", action="store_true", help="a tiny shop and model: checks the script runs")
     parser.add_argument("--profile", action="store_true", help="cProfile of /api/rank instead")
     args = parser.parse_args()
-    best = measure(requests=args.requests, rounds=args.rounds, smoke=args.smoke, profile=args.profile)
+    measured = measure(requests=args.requests, rounds=args.rounds, smoke=args.smoke, profile=args.profile)
     if args.profile:
         return
     if args.json:
-        print(json.dumps(best))
+        print(json.dumps(measured))
         return
-    floor, rank, two = best["floor"], best["rank"], best["two_rankers"]
+    median = {name: statistics.median(values) for name, values in measured.items()}
     print(
-        f"\nbest of {args.rounds}: floor {floor:.3f} ms, /api/rank {rank:.3f} ms, with a second ranker "
-        f"{two:.3f} ms per request (CPU of this process, the impression log's thread included); rank costs "
-        f"{rank / floor:.2f}x the floor (goal <= 2.5); two rankers {rank / two:.2f}x the throughput of one"
+        f"\nmedians of {args.rounds} rounds: floor {median['floor']:.3f} ms, /api/rank {median['rank']:.3f} ms, "
+        f"with a second ranker {median['two_rankers']:.3f} ms of CPU per request (this process, the impression "
+        f"log's thread included); rank costs {statistics.median(ratios(measured, 'rank', 'floor')):.2f}x the "
+        f"floor (median of the rounds' ratios; goal <= 2.5); two rankers "
+        f"{statistics.median(ratios(measured, 'rank', 'two_rankers')):.2f}x the throughput of one"
     )
 
 
