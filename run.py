@@ -76,6 +76,16 @@ def venv_ensure(requirements: str) -> None:
     stamp.touch()
 
 
+def install(requirements: str) -> None:
+    """The virtualenv with ``requirements``, then the compiled feature kernel of /api/rank (a C
+    extension, rebuilt only when its source changed); without a C compiler serving uses the
+    reference builder, with the same values, slower."""
+    venv_ensure(requirements)
+    built = subprocess.run([str(PY), "-m", "ranking.compiled"], cwd=ROOT, check=False)
+    if built.returncode != 0:
+        print("    the feature kernel could not be built (no C compiler?): serving uses the reference builder")
+
+
 def demo_env() -> dict:
     env = dict(os.environ)
     VAR.mkdir(exist_ok=True)
@@ -97,7 +107,7 @@ def demo(args: list[str]) -> None:
     manage = [str(PY), "manage.py"]
     env = demo_env()
     steps = Steps(total=7)
-    steps.run("Virtualenv and requirements", func=lambda: venv_ensure("requirements.txt"))
+    steps.run("Virtualenv, requirements and the feature kernel", func=lambda: install("requirements.txt"))
     steps.run("Database (SQLite under var/)", [*manage, "migrate", "--noinput", "-v", "0"], env=env)
     steps.run("Static files for the admin", [*manage, "collectstatic", "--noinput", "-v", "0"], env=env)
     steps.run(
@@ -137,20 +147,23 @@ DEMO_USAGE = """
 """
 
 
-def chromium_ensure() -> None:
-    """Browser tests use Debian's chromium and chromium-driver; install them when missing."""
-    if shutil.which("chromium") and shutil.which("chromedriver"):
-        print("    chromium and chromedriver are installed")
+# The browser tests use Debian's chromium and chromium-driver; the benchmarks' smoke runs, wrk.
+TEST_PACKAGES = {"chromium": "chromium", "chromedriver": "chromium-driver", "wrk": "wrk", "curl": "curl"}
+
+
+def test_packages_ensure() -> None:
+    """Install the Debian packages the tests run (browser, load generator) when missing."""
+    missing = [package for command, package in TEST_PACKAGES.items() if shutil.which(command) is None]
+    if not missing:
+        print(f"    {', '.join(TEST_PACKAGES)} are installed")
         return
     if shutil.which("apt-get") is None or os.geteuid() != 0:
-        print("    chromium is missing and cannot be installed here (needs apt-get as root)")
+        print(f"    {', '.join(missing)} missing and cannot be installed here (needs apt-get as root)")
         sys.exit(1)
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     subprocess.run(["apt-get", "update", "-qq"], check=True, env=apt_env)
     subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium", "chromium-driver"],
-        check=True,
-        env=apt_env,
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing], check=True, env=apt_env
     )
 
 
@@ -168,8 +181,8 @@ def test_env() -> dict:
 def test(args: list[str]) -> None:
     env = test_env()
     steps = Steps(total=6)
-    steps.run("Virtualenv and requirements (dev)", func=lambda: venv_ensure("requirements-dev.txt"))
-    steps.run("Chromium for the browser tests", func=chromium_ensure)
+    steps.run("Virtualenv, requirements (dev) and the feature kernel", func=lambda: install("requirements-dev.txt"))
+    steps.run("Debian packages of the tests (chromium, wrk, curl)", func=test_packages_ensure)
     steps.run("Lint (ruff)", [str(VENV / "bin" / "ruff"), "check", "."], env=env)
     steps.run("Import rules (lint-imports, contracts in pyproject.toml)", [str(VENV / "bin" / "lint-imports")], env=env)
     steps.run("Types (mypy on the services)", [str(VENV / "bin" / "mypy")], env=env)

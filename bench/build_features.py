@@ -48,7 +48,7 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/search
 os.environ.setdefault("SECRET_KEY", "bench-only")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "searchop_site.settings")
 
-from bench.markdown import block_write  # noqa: E402 - after the path set-up
+from bench.bench_docs import block_write  # noqa: E402 - after the path set-up
 
 METARANK_EVENTS_PER_SECOND = 2_300  # Metarank's documentation, for its import (context only)
 GOAL_SECONDS_PER_MILLION = 5.0

@@ -39,13 +39,13 @@ os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/search
 os.environ.setdefault("SECRET_KEY", "bench-only")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "searchop_site.settings")
 
+from bench.bench_docs import block_write  # noqa: E402
 from bench.build_features import (  # noqa: E402 - after the path and environment set-up
     admin_sql,
     database_url,
     load_now,
     size_label,
 )
-from bench.markdown import block_write  # noqa: E402
 
 GOAL_RATIO = 1.2
 

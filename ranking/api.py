@@ -11,8 +11,8 @@ in one shape::
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
-from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
@@ -38,6 +38,7 @@ from ranking.serving import observability
 from ranking.serving.access import ApiKeyRateThrottle, ApiKeyRequired
 from ranking.serving.http import BoundedJSONParser, FastJSONRenderer, LengthRequired
 from ranking.serving.rank import rank_serve
+from ranking.serving.scoring import model_scorer
 from ranking.serving.state import readiness_get
 
 
@@ -92,23 +93,31 @@ class RankView(MachineAPIView):
 
 class FloorView(MachineAPIView):
     """The benchmark's floor: the same payload parsed and returned reordered, nothing else.
-    Enabled only with ``SEARCHOP_BENCH_FLOOR`` (off by default)."""
+    Routed only with ``SEARCHOP_BENCH_ENDPOINTS`` (off by default)."""
 
     permission_classes = [AllowAny]
     throttle_classes: list = []
 
     @extend_schema(exclude=True)
     def post(self, request):
-        if not settings.SEARCHOP_BENCH_FLOOR:
-            raise exceptions.NotFound("not enabled")
         data = request.data
         products = data.get("products", []) if isinstance(data, dict) else []
         ranked = [
-            {"id": str(p.get("id")), "title": p.get("title"), "score": 0.5}
+            {"id": p.get("id"), "title": p.get("title"), "score": 0.5}
             for p in reversed(products)
             if isinstance(p, dict)
         ]
         return Response({"ranked_products": ranked, "query": data.get("query"), "num_products": len(ranked)})
+
+
+class RankTwoRankersView(RankView):
+    """The benchmark's two rankers per request: ``/api/rank`` with the production model
+    scoring the same matrix a second time, as a challenger of the same size would (what an
+    experiment costs). Routed only with ``SEARCHOP_BENCH_ENDPOINTS``."""
+
+    @extend_schema(exclude=True)
+    def post(self, request):
+        return rank_serve(request, also=lambda state: [replace(model_scorer(state), name="second")])
 
 
 class EventsView(MachineAPIView):

@@ -93,7 +93,7 @@ class RankRequestSchema(serializers.Serializer):
 
 @extend_schema_serializer(component_name="RankedProduct")
 class RankedProductSchema(serializers.Serializer):
-    id = serializers.CharField(help_text="The id as sent, as a string.")
+    id = ExternalIdField(help_text='The id as it was sent: 1 in, 1 out; "1" in, "1" out.')
     title = serializers.CharField(allow_blank=True)
     score = serializers.FloatField(min_value=0, max_value=1, help_text="logistic(raw_score)")
     rank = serializers.IntegerField(min_value=1)

@@ -350,5 +350,6 @@ SEARCHOP_COMPILED_INFERENCE = env.bool("SEARCHOP_COMPILED_INFERENCE", default=Tr
 SEARCHOP_IMPRESSION_LOG = env.str("SEARCHOP_IMPRESSION_LOG", default="thread")
 SEARCHOP_IMPRESSION_LOG_FLUSH_SECONDS = env.float("SEARCHOP_IMPRESSION_LOG_FLUSH_SECONDS", default=0.25)
 SEARCHOP_IMPRESSION_LOG_MAX_QUEUE = env.int("SEARCHOP_IMPRESSION_LOG_MAX_QUEUE", default=10_000)
-# The benchmark's floor endpoint (POST /api/bench/floor): off unless a benchmark turns it on.
-SEARCHOP_BENCH_FLOOR = env.bool("SEARCHOP_BENCH_FLOOR", default=False)
+# The benchmark's endpoints (POST /api/bench/floor, /api/bench/rank-two-rankers): not even
+# routed unless a benchmark turns them on.
+SEARCHOP_BENCH_ENDPOINTS = env.bool("SEARCHOP_BENCH_ENDPOINTS", default=False)

@@ -9,6 +9,8 @@ a worker or a training run holds, and the one matrix builder training and servin
     text       text statistics of a query against a product
     snapshot   everything the builder needs at one cut-off, in arrays indexed by dicts
     matrix     ``matrix_build``: rows of (query, user, product) to the contract's columns
+    kernel     one request's matrix (one query, one user) from the compiled kernel
+               (``_kernel_tables.c``, ``_kernel_request.c``): ``matrix_build``'s values, faster
 
 Adding a feature
 ----------------
@@ -28,5 +30,7 @@ Nothing else changes: the tables, the stored columns, the snapshot, the matrix p
 serving and the model's explanation follow the declaration
 (``tests/unit/features/test_adding_a_feature.py`` shows it). A feature that needs an input
 no group has yet (a new count, a new text statistic) also needs that input computed: in
-``aggregate`` and ``tables`` for counts, in ``text`` for a text statistic.
+``aggregate`` and ``tables`` for counts, in ``text`` for a text statistic, and for a text or
+user input also in the serving kernel (``_kernel_request.c``): its property test
+(``tests/unit/features/test_kernel.py``) fails until the two builders agree.
 """

@@ -18,6 +18,7 @@ Pure numpy and pandas.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -35,9 +36,10 @@ ENGAGEMENT_WEIGHTS = {"click": 1.0, "add_to_cart": 2.0, "purchase": 3.0}
 DAY = pd.Timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class ProductAttributes:
-    """A product's catalog attributes: from the catalog, or from a request (cold start)."""
+class ProductAttributes(NamedTuple):
+    """A product's catalog attributes: from the catalog, or from a request (cold start). A
+    named tuple: built for every cold candidate of a request and a cache key, and a tuple is
+    the cheapest to build and to hash."""
 
     title: str
     price: float

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -57,6 +58,8 @@ class FeatureSnapshot:
     # products come back request after request. A pure function of the attributes, so the
     # cache never changes a value; bounded by COLD_TEXT_CACHE_SIZE.
     cold_text_cache: dict = field(default_factory=dict, repr=False)
+    # The compiled kernel's tables (``ranking.features.kernel``), prepared at model load.
+    kernel: Any = field(default=None, repr=False, compare=False)
 
     @property
     def num_products(self) -> int:

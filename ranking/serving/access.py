@@ -11,7 +11,9 @@ across every worker; without Redis it is counted per worker. A key with a high l
 not pay a Redis round trip per request: a worker adds its requests to the shared count in
 batches (``INCRBY``) of up to 20 requests (one per 1,000 of the per-minute limit), so the
 whole service may admit at most that batch less one per worker above the limit. Keys with
-a limit under 2,000 a minute are counted exactly, request by request.
+a limit under 2,000 a minute are counted exactly, request by request. Either way a request
+costs at most one round trip to Redis (the count and its expiry in one pipeline), and a key's
+verification none while it is remembered.
 """
 
 from __future__ import annotations
@@ -149,9 +151,9 @@ class _SharedCounts:
                 return entry[0] + entry[1]
             pending, entry[1] = entry[1], 0
         key = f"searchop:throttle:{client.id}:{window}"
-        total = int(client_redis.incrby(key, pending))
-        if total == pending:  # the window's first write sets its expiry
-            client_redis.expire(key, 61)
+        # One round trip: the count and the key's expiry (past its minute) in one pipeline.
+        total, _ = client_redis.pipeline(transaction=False).incrby(key, pending).expire(key, 61).execute()
+        total = int(total)
         with self.lock:
             entry[0] = max(entry[0], total)
             return entry[0] + entry[1]

@@ -12,6 +12,10 @@ import orjson
 from django.conf import settings
 from rest_framework import exceptions, parsers, renderers, status
 
+# A body over the limit is still read, and dropped, up to this size before the 413 is sent.
+DISCARD_LIMIT_BYTES = 64 * 1024 * 1024
+DISCARD_CHUNK_BYTES = 256 * 1024
+
 # ---------------------------------------------------------------------------------------
 
 
@@ -53,9 +57,9 @@ class BoundedJSONParser(parsers.BaseParser):
         request = (parser_context or {}).get("request")
         declared = request.META.get("CONTENT_LENGTH") if request is not None else None
         if declared and declared.isdigit() and int(declared) > limit:
-            raise BodyTooLarge(f"body: larger than the limit of {limit} bytes")
+            raise _too_large(stream, limit, int(declared))
         body = stream.read(limit + 1) if stream is not None else b""
-        if len(body) > limit:
+        if len(body) > limit:  # no declared length: there is no telling how much more follows
             raise BodyTooLarge(f"body: larger than the limit of {limit} bytes")
         if not body:
             raise exceptions.ParseError("body: empty; a JSON object is expected")
@@ -75,6 +79,19 @@ class BoundedJSONParser(parsers.BaseParser):
                     "body: a string holds a lone UTF-16 surrogate, which is not Unicode text"
                 ) from error
             return data
+
+
+def _too_large(stream, limit: int, declared: int) -> BodyTooLarge:
+    """The 413, once the rest of the body (up to ``DISCARD_LIMIT_BYTES``) is read and dropped:
+    a server that answers and closes while the client is still sending resets the
+    connection, and clients that write the whole body before reading (Python's urllib and
+    requests) then see the reset instead of the answer. Beyond the bound the server answers
+    without reading (and closes)."""
+    if stream is not None and declared <= DISCARD_LIMIT_BYTES:
+        read = 0  # the stream ends at the declared length (Django's LimitedStream)
+        while read <= DISCARD_LIMIT_BYTES and (chunk := stream.read(DISCARD_CHUNK_BYTES)):
+            read += len(chunk)
+    return BodyTooLarge(f"body: larger than the limit of {limit} bytes")
 
 
 class FastJSONRenderer(renderers.JSONRenderer):

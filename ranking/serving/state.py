@@ -35,6 +35,7 @@ from django.db import DatabaseError, close_old_connections, connections
 
 from catalog.selectors import catalog_frame_get
 from ranking.errors import RegistryError
+from ranking.features.kernel import kernel_prepare
 from ranking.features.snapshot import FeatureSnapshot, snapshot_of_catalog
 from ranking.model_loading import booster_load
 from ranking.models import FeatureSet
@@ -243,6 +244,7 @@ def state_build(key: tuple) -> ServingState:
         snapshot = feature_snapshot_get(feature_set=feature_set)
     else:
         snapshot, feature_set_id = snapshot_of_catalog(catalog_frame_get()), None
+    kernel_prepare(snapshot)  # the compiled feature kernel's tables, here rather than in a request
     if version is None:
         return _fallback(snapshot, feature_set_id, "no production model")
     try:

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 
+from catalog.models import SearchRequest
 from ranking.features import contract
 from ranking.models import ModelVersion
 from ranking.serving.state import SERVING, ServingState
@@ -148,13 +149,24 @@ def test_candidates_identical_in_every_feature_keep_the_input_order(client):
     assert [item["id"] for item in backward if item["id"] in ("a", "b")] == ["a", "b"]
 
 
-def test_ids_are_compared_as_strings_so_1_is_the_catalog_product_1(client):
+def test_ids_are_compared_as_strings_so_1_is_the_catalog_product_1_and_come_back_as_sent(client):
     as_integer = rank(client, [catalog_product("1", id=1, title="unknown title", price=9999.0)])
     as_string = rank(client, [catalog_product("1")])
 
-    (item,) = as_integer["ranked_products"]
-    assert item["id"] == "1"
-    assert item["raw_score"] == pytest.approx(raw_scores(as_string)["1"], abs=1e-12)
+    (integer_item,) = as_integer["ranked_products"]
+    (string_item,) = as_string["ranked_products"]
+    assert integer_item["id"] == 1  # 1 in, 1 out
+    assert string_item["id"] == "1"  # "1" in, "1" out
+    assert integer_item["raw_score"] == pytest.approx(string_item["raw_score"], abs=1e-12)
+
+
+def test_mixed_ids_come_back_each_as_it_was_sent_and_are_logged_as_text(client):
+    unknown = {"title": "Trail shoe", "price": 10.0, "category": "Running Shoes"}
+    sent = [catalog_product("P1"), {"id": 7, **unknown}, {"id": "8", **unknown}]
+    answer = rank(client, sent)
+    assert sorted(map(repr, (item["id"] for item in answer["ranked_products"]))) == ["'8'", "'P1'", "7"]
+    logged = SearchRequest.objects.get(request_id=answer["request_id"])
+    assert sorted(logged.product_ids) == ["7", "8", "P1"]
 
 
 def test_a_product_the_catalog_knows_is_scored_with_its_catalog_attributes(client):
