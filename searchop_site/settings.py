@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Any error on /api/ answered in the API's JSON shape, never as an HTML page.
+    "ranking.serving.http.ApiErrorsAsJson",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -318,3 +320,13 @@ SEARCHOP_IMPRESSION_LOG_FLUSH_SECONDS = env.float("SEARCHOP_IMPRESSION_LOG_FLUSH
 SEARCHOP_IMPRESSION_LOG_MAX_QUEUE = env.int("SEARCHOP_IMPRESSION_LOG_MAX_QUEUE", default=10_000)
 # The benchmark's floor endpoint (POST /api/bench/floor): off unless a benchmark turns it on.
 SEARCHOP_BENCH_FLOOR = env.bool("SEARCHOP_BENCH_FLOOR", default=False)
+
+# ------------------------------------------------------------------------------
+# Faults: what the service does when the database, Redis or a worker fails (the README's
+# "Failure modes" table).
+# ------------------------------------------------------------------------------
+# A 503 (database unreachable, model still loading) tells the client when to retry.
+SEARCHOP_RETRY_AFTER_SECONDS = env.int("SEARCHOP_RETRY_AFTER_SECONDS", default=5)
+# While the database is unreachable, a worker keeps its answer for a key it checked within
+# this long (ranking goes on from memory); see ranking/serving/access.py for the trade-off.
+SEARCHOP_API_KEY_OUTAGE_GRACE_SECONDS = env.float("SEARCHOP_API_KEY_OUTAGE_GRACE_SECONDS", default=600.0)

@@ -6,6 +6,13 @@ key is remembered by each worker for ``SEARCHOP_API_KEY_CACHE_SECONDS`` (default
 revocation takes effect within that time. With ``SEARCHOP_REQUIRE_API_KEY`` off (the
 embedded demo) no key is needed and nothing is throttled.
 
+While the database is unreachable a worker keeps answering for the keys it verified (or
+refused) within the last ``SEARCHOP_API_KEY_OUTAGE_GRACE_SECONDS`` (default 10 min), so
+ranking goes on from memory through an outage. The price: a key revoked just before the
+outage (within the cache time) stays usable for the grace period, and a revocation cannot
+be made while the database is down anyway. A key the worker has not seen within the grace
+period gets a 503 with ``Retry-After``: it cannot be checked, and it is not let in unchecked.
+
 The rate limit is a fixed one-minute window per key, counted in Redis so that it holds
 across every worker; without Redis it is counted per worker. A key with a high limit does
 not pay a Redis round trip per request: a worker adds its requests to the shared count in
@@ -26,6 +33,7 @@ from rest_framework import permissions, throttling
 from rest_framework_api_key.permissions import KeyParser
 
 from ranking.models import ApiClient
+from ranking.serving.http import DATABASE_UNAVAILABLE, DatabaseUnavailable
 
 _KEY_PARSER = KeyParser()
 
@@ -44,9 +52,12 @@ class _KeyCache:
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> tuple[bool, VerifiedClient | None]:
+    def get(self, key: str, max_age: float | None = None) -> tuple[bool, VerifiedClient | None]:
+        """(found, client) for ``key`` if it was checked within ``max_age`` seconds (default:
+        the cache time); the client is None for a key that was refused."""
         checked = self._times.get(key)
-        if checked is None or time.monotonic() - checked > settings.SEARCHOP_API_KEY_CACHE_SECONDS:
+        limit = settings.SEARCHOP_API_KEY_CACHE_SECONDS if max_age is None else max_age
+        if checked is None or time.monotonic() - checked > limit:
             return False, None
         return True, self._entries.get(key)
 
@@ -77,6 +88,11 @@ def api_client_verify(key: str) -> VerifiedClient | None:
         found = ApiClient.objects.get_from_key(key)
     except (ApiClient.DoesNotExist, ValidationError, ValueError):
         found = None
+    except DATABASE_UNAVAILABLE as error:
+        hit, client = KEY_CACHE.get(key, max_age=settings.SEARCHOP_API_KEY_OUTAGE_GRACE_SECONDS)
+        if hit:
+            return client  # the answer it had, kept through the outage (see the docstring)
+        raise DatabaseUnavailable("authorization: the key cannot be checked now; retry shortly") from error
     if found is not None and not found.revoked and not found.has_expired:
         client = VerifiedClient(
             id=found.pk,

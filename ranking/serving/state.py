@@ -15,6 +15,9 @@ model's sha256, so other workers and restarts reuse them.
 
 With no production model, or one that fails to verify or load, the state is the BM25
 fallback: requests still get 200, ``fallback: true`` and the reason is counted.
+
+While the database is unreachable the check skips a beat and the worker keeps serving what
+it holds; a worker that holds nothing yet (it started during the outage) answers 503.
 """
 
 from __future__ import annotations
@@ -46,6 +49,7 @@ from ranking.selectors import (
     model_version_production_key_get,
 )
 from ranking.serving import observability
+from ranking.serving.http import DATABASE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -111,6 +115,7 @@ class ServingCache:
         self._last_check = 0.0
         self._failed: dict[tuple, float] = {}
         self._thread: threading.Thread | None = None
+        self._unreachable = False
 
     # -- the request path ------------------------------------------------------------
     def get(self) -> ServingState:
@@ -125,10 +130,22 @@ class ServingCache:
             return state
         if now - self._last_check >= settings.SEARCHOP_MODEL_CHECK_SECONDS:
             self._last_check = now
-            wanted = self._wanted_key()
+            try:
+                wanted = self._wanted_key()
+            except DATABASE_UNAVAILABLE as error:
+                self._check_failed(error)
+                return state  # serve what this worker holds; check again at the next beat
+            self._unreachable = False
             if wanted != state.key and wanted != self._loading and self._may_retry(wanted, now):
                 self._start_load(wanted)
         return state
+
+    def _check_failed(self, error: Exception) -> None:
+        if not self._unreachable:  # once per outage, not at every beat
+            logger.warning(
+                "database unreachable: serving what this worker holds until it is back (%s)", error
+            )
+        self._unreachable = True
 
     def peek(self) -> ServingState | None:
         return self._state
