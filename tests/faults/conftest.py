@@ -1,6 +1,6 @@
 """Fixtures of the fault suite: a throw-away PostgreSQL cluster and Redis server (a test may
-stop them; the shared ones are never touched) and a database on that cluster, migrated and
-seeded with a catalog, an API key and a production model."""
+stop them; the shared ones are never touched), a database on that cluster, migrated and
+seeded with a catalog, API keys and a production model, and gunicorn serving it."""
 
 from __future__ import annotations
 
@@ -13,7 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.support import ROOT, ThrowawayPostgres, ThrowawayRedis, manage, project_env
+from tests.faults.support import (
+    ROOT,
+    Gunicorn,
+    ThrowawayPostgres,
+    ThrowawayRedis,
+    manage,
+    project_env,
+    until,
+)
 
 
 @pytest.fixture(scope="session")
@@ -38,7 +46,18 @@ class Shop:
 
     database_url: str
     api_key: str
+    limited_key: str
     products: list[str]
+
+    def auth(self, key: str | None = None) -> dict[str, str]:
+        return {"Authorization": f"Api-Key {key or self.api_key}"}
+
+    def rank_body(self, n: int = 0) -> dict:
+        products = [
+            {"id": pid, "title": "Trail running shoe", "price": 50, "category": "Running Shoes"}
+            for pid in self.products[:8]
+        ]
+        return {"query": "trail shoe", "user_id": f"U{n % 50}", "products": products}
 
     def env(self, redis_url: str, var_dir: Path, **extra: str) -> dict[str, str]:
         return project_env(database_url=self.database_url, redis_url=redis_url, var_dir=var_dir, **extra)
@@ -62,4 +81,29 @@ def shop(postgres, tmp_path_factory) -> Shop:
     )
     assert seeded.returncode == 0, seeded.stderr[-4000:]
     data = json.loads(seeded.stdout.strip().splitlines()[-1])
-    return Shop(database_url=postgres.url("shop"), api_key=data["api_key"], products=data["products"])
+    return Shop(database_url=postgres.url("shop"), **data)
+
+
+@pytest.fixture(scope="session")
+def web(shop, redis_server, tmp_path_factory) -> Gunicorn:
+    """gunicorn as deployed (two workers, API keys on) on the seeded database and the
+    throw-away Redis, with a key cache of 2 s (so every worker looks its key up again during
+    a 10 s outage) and a worker timeout of 10 s (so a blocked worker would be killed while a
+    test watches)."""
+    directory = tmp_path_factory.mktemp("web")
+    env = shop.env(
+        redis_url=redis_server.url(0),
+        var_dir=directory / "var",
+        SEARCHOP_API_KEY_CACHE_SECONDS="2",
+        GUNICORN_TIMEOUT="10",
+    )
+    server = Gunicorn.start(env, directory)
+    # Warm: every worker serves its model compiled (compiling takes the CPU for seconds).
+    until(
+        lambda: all("(compiled)" in server.get("/ready").json.get("reason", "") for _ in range(20)),
+        what="both workers serve the compiled model",
+        timeout=120,
+        every=1,
+    )
+    yield server
+    server.stop()

@@ -1,4 +1,5 @@
-"""Seed a fault-suite database: a small catalog, an API key and a production model.
+"""Seed a fault-suite database: a small catalog, two API keys (one limited to
+``LIMITED_PER_MINUTE``) and a production model.
 
 Run in a process of its own against the database named by DATABASE_URL (a throw-away
 cluster): ``python -m tests.faults.seed``. Prints one JSON object: the key and the ids.
@@ -11,6 +12,7 @@ import os
 from decimal import Decimal
 
 PRODUCTS = 40
+LIMITED_PER_MINUTE = 30
 
 
 def main() -> None:
@@ -35,9 +37,13 @@ def main() -> None:
         for i in range(PRODUCTS)
     )
     _, key = ApiClient.objects.create_key(name="fault-suite")
+    _, limited = ApiClient.objects.create_key(
+        name="fault-suite-limited", requests_per_minute=LIMITED_PER_MINUTE
+    )
     version = model_version_register(**contract_register_kwargs(seed=1), actor="fault-suite", reason="seed")
     model_version_promote(version=version.version, actor="fault-suite", reason="seed")
-    print(json.dumps({"api_key": key, "products": [f"F{i:03d}" for i in range(PRODUCTS)]}))
+    products = [f"F{i:03d}" for i in range(PRODUCTS)]
+    print(json.dumps({"api_key": key, "limited_key": limited, "products": products}))
 
 
 if __name__ == "__main__":

@@ -11,40 +11,25 @@ from __future__ import annotations
 import time
 import uuid
 
-import pytest
-
-from tests.faults.support import Gunicorn, Load, until
+from tests.faults.support import Load, until
 
 OUTAGE_SECONDS = 10
 
 
-@pytest.fixture
-def server(shop, tmp_path):
-    # Key cache shorter than the outage: every worker must look its key up again while the
-    # database is down (the finding: that look-up raised and became an HTML 500).
-    env = shop.env(redis_url="", var_dir=tmp_path / "var", SEARCHOP_API_KEY_CACHE_SECONDS="2")
-    server = Gunicorn.start(env, tmp_path)
-    yield server
-    server.stop()
-
-
 def traffic(shop):
-    auth = {"Authorization": f"Api-Key {shop.api_key}"}
-    products = [
-        {"id": pid, "title": "Trail running shoe", "price": 50, "category": "Running Shoes"}
-        for pid in shop.products[:8]
-    ]
+    """Two rank requests for every event, each event new."""
 
     def make(n: int) -> tuple[str, dict, dict[str, str]]:
         if n % 3 == 2:
             event = {"event_id": str(uuid.uuid4()), "event_type": "click", "product_id": shop.products[n % 8]}
-            return "/api/events", {"events": [event]}, auth
-        return "/api/rank", {"query": "trail shoe", "user_id": f"U{n % 50}", "products": products}, auth
+            return "/api/events", {"events": [event]}, shop.auth()
+        return "/api/rank", shop.rank_body(n), shop.auth()
 
     return make
 
 
-def test_ranking_goes_on_events_answer_503_and_nothing_acknowledged_is_lost(postgres, shop, server):
+def test_ranking_goes_on_events_answer_503_and_nothing_acknowledged_is_lost(postgres, shop, web):
+    server = web
     until(lambda: server.get("/ready").status == 200, what="/ready answers 200", timeout=60)
     workers = server.workers()
 
