@@ -25,6 +25,8 @@ from __future__ import annotations
 import fcntl
 import gc
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -79,28 +81,41 @@ class ServingState:
         return (self.model_version, self.model_sha256, self.feature_set_id)
 
 
-def _model_file(sha256: str, text: str) -> Path:
-    directory = Path(settings.SEARCHOP_VAR_DIR) / "models"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{sha256}.txt"
-    if not path.exists():
-        temporary = path.with_suffix(f".{threading.get_ident()}.tmp")
-        temporary.write_text(text)
-        temporary.replace(path)
-    return path
+def _file_write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` under a name of this process's own and rename it into place: a reader
+    (another worker) sees the whole file or none, and two writers never share a file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def compiled_predictor(sha256: str, model_text: str) -> Predictor:
-    """lleaves-compiled trees for this model, from the on-disk cache or compiled now (under a
-    file lock, so two workers never compile the same model twice at once)."""
+    """lleaves-compiled trees for this model, from the on-disk cache (``<sha256>.so``, shared
+    by every worker and restart) or compiled now. Under a file lock, so two workers never
+    compile the same model at once, and every file written whole and renamed into place, so
+    a worker killed mid-write leaves no half file for the next one to load."""
     import lleaves  # imported here: LLVM is only needed where compilation is enabled
 
-    model_path = _model_file(sha256, model_text)
-    cache = model_path.with_suffix(".so")
-    with open(model_path.with_suffix(".lock"), "w") as lock:
+    directory = Path(settings.SEARCHOP_VAR_DIR) / "models"
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path, cache = directory / f"{sha256}.txt", directory / f"{sha256}.so"
+    with open(directory / f"{sha256}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if not model_path.exists():
+            _file_write_atomic(model_path, model_text.encode())
         compiled = lleaves.Model(model_file=str(model_path))
-        compiled.compile(cache=str(cache))
+        if cache.exists():
+            compiled.compile(cache=str(cache))
+        else:
+            fresh = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+            fresh.unlink(missing_ok=True)  # lleaves would load a leftover as the cache
+            compiled.compile(cache=str(fresh))  # lleaves writes the binary there
+            os.replace(fresh, cache)
     return lambda features: compiled.predict(features, n_jobs=1)
 
 
