@@ -330,3 +330,15 @@ SEARCHOP_RETRY_AFTER_SECONDS = env.int("SEARCHOP_RETRY_AFTER_SECONDS", default=5
 # While the database is unreachable, a worker keeps its answer for a key it checked within
 # this long (ranking goes on from memory); see ranking/serving/access.py for the trade-off.
 SEARCHOP_API_KEY_OUTAGE_GRACE_SECONDS = env.float("SEARCHOP_API_KEY_OUTAGE_GRACE_SECONDS", default=600.0)
+# PostgreSQL sessions: give up connecting after a few seconds (an unreachable host would
+# otherwise hold a request for the OS's TCP timeout), and have the server check every few
+# seconds that the client of a running query is still there, so that a killed process (an
+# import, a worker) does not leave its query running, or waiting for a lock, until it ends.
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", env.int("SEARCHOP_DB_CONNECT_TIMEOUT_SECONDS", default=5))
+    _check_ms = round(1000 * env.float("SEARCHOP_DB_CLIENT_CHECK_SECONDS", default=5.0))
+    if _check_ms > 0:
+        _options["options"] = (
+            f"{_options.get('options', '')} -c client_connection_check_interval={_check_ms}".strip()
+        )
