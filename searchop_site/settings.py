@@ -9,6 +9,7 @@ a mounted secret). See the README's "Configuration" table for every variable.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -245,14 +246,17 @@ SEARCHOP_DECISION = {
     "min_relative_gain": env.float("SEARCHOP_MIN_RELATIVE_GAIN", default=0.05),
     "min_eval_lists_with_click": env.int("SEARCHOP_MIN_EVAL_LISTS_WITH_CLICK", default=30),
 }
-# A run still "running" after this long is taken for dead (a killed worker) and closed.
-SEARCHOP_PIPELINE_TIMEOUT_HOURS = env.float("SEARCHOP_PIPELINE_TIMEOUT_HOURS", default=6.0)
-
+# The weekly run: day and time (UTC). Beat's trigger queues the run of that firing once,
+# however many beat processes send it (training.services.schedule).
+_PIPELINE_HOUR, _, _PIPELINE_MINUTE = env.str("SEARCHOP_PIPELINE_TIME", default="03:00").partition(":")
 CELERY_BEAT_SCHEDULE = {
     "weekly-pipeline": {
-        "task": "training.tasks.pipeline_run_task",
-        "schedule": crontab(minute=0, hour=3, day_of_week=env.str("SEARCHOP_PIPELINE_DAY", default="mon")),
-        "kwargs": {"trigger": "schedule"},
+        "task": "training.tasks.pipeline_schedule_task",
+        "schedule": crontab(
+            minute=int(_PIPELINE_MINUTE or 0),
+            hour=int(_PIPELINE_HOUR),
+            day_of_week=env.str("SEARCHOP_PIPELINE_DAY", default="mon"),
+        ),
     },
 }
 
@@ -342,3 +346,16 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
         _options["options"] = (
             f"{_options.get('options', '')} -c client_connection_check_interval={_check_ms}".strip()
         )
+# Pipeline runs: a running run's worker records a heartbeat this often and is taken for dead
+# after four missed beats; a run queued this long without a worker taking it lost its
+# message. The watchdog (a beat task) closes both and starts a missed scheduled run.
+SEARCHOP_PIPELINE_HEARTBEAT_SECONDS = env.float("SEARCHOP_PIPELINE_HEARTBEAT_SECONDS", default=30.0)
+SEARCHOP_PIPELINE_QUEUE_TIMEOUT_SECONDS = env.float("SEARCHOP_PIPELINE_QUEUE_TIMEOUT_SECONDS", default=1800.0)
+SEARCHOP_PIPELINE_WATCHDOG_SECONDS = env.int("SEARCHOP_PIPELINE_WATCHDOG_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["pipeline-watchdog"] = {
+    "task": "training.tasks.pipeline_watchdog_task",
+    "schedule": timedelta(seconds=SEARCHOP_PIPELINE_WATCHDOG_SECONDS),
+    # A watchdog message that waited longer than its interval (no worker up) is dropped:
+    # the next one does the same work.
+    "options": {"expire_seconds": SEARCHOP_PIPELINE_WATCHDOG_SECONDS},
+}

@@ -5,14 +5,18 @@ seeded with a catalog, API keys and a production model, and gunicorn serving it.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+from django.db import connection
 
+from catalog.synthetic import SyntheticConfig
 from tests.faults.support import (
     ROOT,
     Gunicorn,
@@ -107,3 +111,33 @@ def web(shop, redis_server, tmp_path_factory) -> Gunicorn:
     )
     yield server
     server.stop()
+
+
+# The pipeline of the in-process tests, quick: small trees, few resamples, default windows.
+QUICK_PIPELINE = {
+    "SEARCHOP_EVAL_DAYS": "14",
+    "SEARCHOP_TRAIN_DAYS": "28",
+    "SEARCHOP_VALIDATION_DAYS": "5",
+    "SEARCHOP_BOOTSTRAP_RESAMPLES": "50",
+    "SEARCHOP_NUM_BOOST_ROUND": "20",
+}
+SMALL_SHOP = SyntheticConfig(products=120, categories=4, users=60, events=6_000, days=56, seed=3)
+
+
+@pytest.fixture
+def test_db_env(transactional_db, tmp_path):
+    """``env(redis_url, **extra)``: the environment of a project process on this test's
+    database (the test's rows are committed: ``transactional_db``), with the quick pipeline."""
+    parts = urlsplit(os.environ["DATABASE_URL"])
+    database_url = urlunsplit(parts._replace(path=f"/{connection.settings_dict['NAME']}"))
+
+    def env(redis_url: str = "", **extra: str) -> dict[str, str]:
+        return project_env(
+            database_url=database_url,
+            redis_url=redis_url,
+            var_dir=tmp_path / "var",
+            **QUICK_PIPELINE,
+            **extra,
+        )
+
+    return env
