@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
+import redis
 from django.db import connection
 
 from catalog.synthetic import SyntheticConfig
@@ -52,6 +53,7 @@ class Shop:
     api_key: str
     limited_key: str
     products: list[str]
+    candidates: list[int]  # primary keys of the candidate model versions
 
     def auth(self, key: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Api-Key {key or self.api_key}"}
@@ -95,6 +97,9 @@ def web(shop, redis_server, tmp_path_factory) -> Gunicorn:
     a 10 s outage) and a worker timeout of 10 s (so a blocked worker would be killed while a
     test watches)."""
     directory = tmp_path_factory.mktemp("web")
+    manage(
+        shop.env(redis_url="", var_dir=directory / "var"), "collectstatic", "--noinput", "-v", "0"
+    )  # the admin's
     env = shop.env(
         redis_url=redis_server.url(0),
         var_dir=directory / "var",
@@ -141,3 +146,24 @@ def test_db_env(transactional_db, tmp_path):
         )
 
     return env
+
+
+@pytest.fixture
+def broker(redis_server) -> str:
+    """Celery's broker for a worker test: a database of the throw-away Redis, emptied first,
+    so a worker on the default queue meets no message of an earlier test."""
+    url = redis_server.url(1)
+    store = redis.Redis.from_url(url)
+    store.flushdb()
+    store.close()
+    return url
+
+
+@pytest.fixture
+def celery_processes():
+    """Start Celery workers and beats with ``celery_processes.append(...)``; all are stopped
+    after the test."""
+    started: list = []
+    yield started
+    for process in started:
+        process.stop()

@@ -1,5 +1,6 @@
 """Seed a fault-suite database: a small catalog, two API keys (one limited to
-``LIMITED_PER_MINUTE``) and a production model.
+``LIMITED_PER_MINUTE``), a production model, ``CANDIDATES`` candidates of the same model and
+an admin login.
 
 Run in a process of its own against the database named by DATABASE_URL (a throw-away
 cluster): ``python -m tests.faults.seed``. Prints one JSON object: the key and the ids.
@@ -13,6 +14,8 @@ from decimal import Decimal
 
 PRODUCTS = 40
 LIMITED_PER_MINUTE = 30
+CANDIDATES = 20
+ADMIN = ("operator", "fault-suite-password")
 
 
 def main() -> None:
@@ -20,6 +23,8 @@ def main() -> None:
     import django
 
     django.setup()
+    from django.contrib.auth import get_user_model
+
     from catalog.models import Product
     from ranking.models import ApiClient
     from ranking.services import model_version_promote, model_version_register
@@ -42,8 +47,15 @@ def main() -> None:
     )
     version = model_version_register(**contract_register_kwargs(seed=1), actor="fault-suite", reason="seed")
     model_version_promote(version=version.version, actor="fault-suite", reason="seed")
+    candidates = [
+        model_version_register(**contract_register_kwargs(seed=1), actor="fault-suite", reason="seed").pk
+        for _ in range(CANDIDATES)
+    ]
+    get_user_model().objects.create_superuser(username=ADMIN[0], email="", password=ADMIN[1])
     products = [f"F{i:03d}" for i in range(PRODUCTS)]
-    print(json.dumps({"api_key": key, "limited_key": limited, "products": products}))
+    print(
+        json.dumps({"api_key": key, "limited_key": limited, "products": products, "candidates": candidates})
+    )
 
 
 if __name__ == "__main__":

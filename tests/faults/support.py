@@ -228,6 +228,7 @@ class Reply:
     body: bytes
     seconds: float
     sent: dict | None = None
+    cookies: dict[str, str] = field(default_factory=dict)
 
     @property
     def json(self) -> dict:
@@ -249,20 +250,44 @@ def request(
     connection: http.client.HTTPConnection | None = None,
 ) -> Reply:
     """One HTTP request (on ``connection`` when given, kept alive), as a ``Reply``."""
-    own = connection is None
-    conn = connection or http.client.HTTPConnection(*base, timeout=timeout)
     data = json.dumps(body).encode() if body is not None else None
     sent = (
         {"Content-Type": "application/json", **(headers or {})} if data is not None else dict(headers or {})
     )
+    return _exchange(base, method, path, data, sent, timeout=timeout, connection=connection, sent=body)
+
+
+def request_form(base: tuple[str, int], path: str, form: str, headers: dict[str, str]) -> Reply:
+    """A POST of an HTML form (``a=1&b=2``), as a browser sends it."""
+    sent = {"Content-Type": "application/x-www-form-urlencoded", **headers}
+    return _exchange(base, "POST", path, form.encode(), sent, timeout=60)
+
+
+def _exchange(
+    base: tuple[str, int],
+    method: str,
+    path: str,
+    data: bytes | None,
+    headers: dict[str, str],
+    *,
+    timeout: float,
+    connection: http.client.HTTPConnection | None = None,
+    sent: dict | None = None,
+) -> Reply:
+    own = connection is None
+    conn = connection or http.client.HTTPConnection(*base, timeout=timeout)
     started = time.monotonic()
     try:
-        conn.request(method, path, body=data, headers=sent)
+        conn.request(method, path, body=data, headers=headers)
         response = conn.getresponse()
         payload = response.read()
     finally:
         if own:
             conn.close()
+    cookies = {}
+    for header in response.headers.get_all("Set-Cookie") or []:
+        name, _, rest = header.partition("=")
+        cookies[name.strip()] = rest.split(";")[0]
     return Reply(
         at=time.time(),
         path=path,
@@ -271,7 +296,8 @@ def request(
         retry_after=response.getheader("Retry-After"),
         body=payload,
         seconds=time.monotonic() - started,
-        sent=body,
+        sent=sent,
+        cookies=cookies,
     )
 
 
@@ -321,6 +347,17 @@ class Gunicorn:
     def post(self, path: str, body: dict, headers: dict[str, str] | None = None, **kwargs) -> Reply:
         return request(self.address, "POST", path, body, headers, **kwargs)
 
+    def admin_login(self, username: str, password: str) -> dict[str, str]:
+        """Log in to the admin as a browser does; the headers of a logged-in POST (session
+        cookie and CSRF token)."""
+        page = self.get("/admin/login/")
+        csrf = page.cookies["csrftoken"]
+        form = f"username={username}&password={password}&csrfmiddlewaretoken={csrf}&next=/admin/"
+        reply = request_form(self.address, "/admin/login/", form, {"Cookie": f"csrftoken={csrf}"})
+        assert reply.status == 302, reply.body[:500]
+        cookie = f"csrftoken={csrf}; sessionid={reply.cookies['sessionid']}"
+        return {"Cookie": cookie, "X-CSRFToken": csrf}
+
     def workers(self) -> set[int]:
         """The live worker processes (children of the master), from /proc."""
         found = set()
@@ -360,8 +397,8 @@ class CeleryProcess:
         return cls(process=process, log=log)
 
     @classmethod
-    def worker(cls, env: dict[str, str], log: Path, queue: str) -> CeleryProcess:
-        """A worker as deployed (prefork, one process), on a queue of its own."""
+    def worker(cls, env: dict[str, str], log: Path, queue: str = "celery") -> CeleryProcess:
+        """A worker as deployed (prefork, one process)."""
         return cls.start(
             env,
             log,
@@ -372,6 +409,18 @@ class CeleryProcess:
             f"--hostname={queue}-{uuid.uuid4().hex[:6]}@%h",
             "--without-gossip",
             "--without-mingle",
+        )
+
+    @classmethod
+    def beat(cls, env: dict[str, str], log: Path) -> CeleryProcess:
+        """Beat as deployed (the DatabaseScheduler), looking at its schedule every second."""
+        return cls.start(
+            env,
+            log,
+            "beat",
+            "--scheduler=django_celery_beat.schedulers:DatabaseScheduler",
+            "--max-interval=1",
+            f"--pidfile={log.with_suffix('.pid')}",
         )
 
     def kill(self) -> None:

@@ -17,8 +17,14 @@ MONDAY = dt.datetime(2026, 11, 30, 3, 0, tzinfo=dt.UTC)  # the default schedule 
 SLOT = "weekly-pipeline@2026-11-30T03:00+0000"
 
 
-def run(slot: str, status: str, error: str = "") -> PipelineRun:
-    return PipelineRun.objects.create(schedule_slot=slot, status=status, error=error, trigger="schedule")
+def run(slot: str | None, status: str, error: str = "", trigger: str = "schedule") -> PipelineRun:
+    return PipelineRun.objects.create(
+        schedule_slot=slot,
+        status=status,
+        error=error,
+        trigger=trigger,
+        created_at=MONDAY + dt.timedelta(minutes=1),
+    )
 
 
 @pytest.mark.usefixtures("weekly_schedule")
@@ -57,6 +63,13 @@ def test_a_firing_with_no_run_is_missed_once_beat_had_ten_minutes_for_it():
 @pytest.mark.parametrize("status", ["queued", "running", "succeeded"])
 def test_a_firing_whose_run_is_queued_running_or_done_is_not_missed(status):
     run(SLOT, status)
+
+    assert schedule_slot_missed_get(now=MONDAY + dt.timedelta(hours=1)) is None
+
+
+@pytest.mark.usefixtures("weekly_schedule")
+def test_a_run_of_another_trigger_since_the_firing_covers_it():
+    run(None, "succeeded", trigger="admin")
 
     assert schedule_slot_missed_get(now=MONDAY + dt.timedelta(hours=1)) is None
 

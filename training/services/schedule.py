@@ -40,26 +40,25 @@ def schedule_due_get(*, now: datetime | None = None) -> tuple[str, datetime] | N
 
 
 def schedule_slot_missed_get(*, now: datetime | None = None) -> str | None:
-    """The slot to start now because the schedule's latest firing has no run that is queued,
-    running or succeeded: beat's message never arrived, or the run was lost or died of a
-    transient error (at most ``MAX_ATTEMPTS`` attempts). None when nothing is missing."""
+    """The slot to start now because the schedule's latest firing has no run: beat's message
+    never arrived, or its run was lost or died of a transient error (at most ``MAX_ATTEMPTS``
+    attempts). A run of any trigger queued, running or succeeded since the firing covers it.
+    None when nothing is missing."""
     now = now or timezone.now()
     due = schedule_due_get(now=now)
     if due is None or not MISSED_AFTER <= now - due[1] <= MISSED_WITHIN:
         return None
-    slot = due[0]
+    slot, due_at = due
+    since = PipelineRun.objects.filter(created_at__gte=due_at)
+    if since.filter(status__in=[*PipelineRun.ACTIVE, PipelineRun.Status.SUCCEEDED]).exists():
+        return None
     attempts = list(
-        PipelineRun.objects.filter(schedule_slot__startswith=slot)
+        since.filter(schedule_slot__startswith=slot)
         .order_by("created_at", "id")
-        .values_list("status", "error")
+        .values_list("error", flat=True)
     )
     if not attempts:
         return slot
-    status, error = attempts[-1]
-    if (
-        status != PipelineRun.Status.FAILED
-        or len(attempts) >= MAX_ATTEMPTS
-        or not error.startswith(TRANSIENT_ERRORS)
-    ):
+    if len(attempts) >= MAX_ATTEMPTS or not attempts[-1].startswith(TRANSIENT_ERRORS):
         return None
     return f"{slot}#{len(attempts) + 1}"
