@@ -49,7 +49,9 @@ class Command(BaseCommand):
         try:
             run = pipeline_run_enqueue(trigger=PipelineRun.Trigger.CLI, actor="cli:async")
         except BrokerUnreachable as error:
-            raise CommandError(f"Could not queue the run: the task queue is unreachable ({error}).") from error
+            raise CommandError(
+                f"Could not queue the run: the task queue is unreachable ({error})."
+            ) from error
         except (PipelineError, RegistryError) as error:  # no task queue: it ran here, and failed
             raise CommandError(str(error)) from error
         run.refresh_from_db()
