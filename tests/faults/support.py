@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.e2e.test_gunicorn import children  # the live children of a process, from /proc
+
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_SECONDS = 90
 
@@ -359,19 +361,8 @@ class Gunicorn:
         return {"Cookie": cookie, "X-CSRFToken": csrf}
 
     def workers(self) -> set[int]:
-        """The live worker processes (children of the master), from /proc."""
-        found = set()
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            state, ppid = stat.rpartition(")")[2].split()[:2]
-            if int(ppid) == self.process.pid and state != "Z":
-                found.add(int(entry.name))
-        return found
+        """The live worker processes (children of the master)."""
+        return children(self.process.pid)
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-6000:]
