@@ -194,8 +194,13 @@ class ApiErrorsAsJson:
             request_id = uuid.uuid4().hex
             if response.status_code >= 500:  # Django logged the traceback already
                 logger.error("request %s on %s answered %s", request_id, request.path, response.status_code)
-            problem = "no such endpoint" if response.status_code == 404 else response.reason_phrase.lower()
-            return error_response(response.status_code, code="error", problem=problem, request_id=request_id)
+            status_code = response.status_code
+            if status_code == 404:
+                code, problem = "not_found", "no such endpoint"
+            else:
+                code = "internal_error" if status_code >= 500 else "error"
+                problem = response.reason_phrase.lower()
+            return error_response(status_code, code=code, problem=problem, request_id=request_id)
         return response
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:

@@ -61,4 +61,5 @@ def test_an_unknown_api_endpoint_is_a_json_404_not_an_html_page(client):
 
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"
+    assert response.json()["error"] == "not_found"
     assert response.json()["errors"] == [{"field": "request", "problem": "no such endpoint"}]
