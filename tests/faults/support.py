@@ -319,7 +319,9 @@ class Gunicorn:
             **env,
             "GUNICORN_BIND": f"127.0.0.1:{port}",
             "PROMETHEUS_MULTIPROC_DIR": str(directory / "prometheus"),
-            "GUNICORN_CMD_ARGS": "--no-control-socket",
+            "GUNICORN_ACCESSLOG": str(directory / "access.log"),
+            # The access log names the worker (%(p)s) that served each request.
+            "GUNICORN_CMD_ARGS": "--no-control-socket --access-logformat='%(p)s %(U)s %(s)s'",
             **extra,
         }
         log = directory / "gunicorn.log"
@@ -363,6 +365,25 @@ class Gunicorn:
     def workers(self) -> set[int]:
         """The live worker processes (children of the master)."""
         return children(self.process.pid)
+
+    def served_by(self, path: str, status: int = 200) -> set[int]:
+        """The workers that answered ``path`` with ``status``, from the access log."""
+        found = set()
+        for line in (self.log.parent / "access.log").read_text().splitlines():
+            pid, request_path, answered = line.split()  # "<1234> /api/rank 200"
+            if request_path == path and int(answered) == status:
+                found.add(int(pid.strip("<>")))
+        return found
+
+    def every_worker_serves(self, send: Callable[[], Reply], path: str) -> None:
+        """Send requests on new connections until every worker has answered one (which
+        worker accepts a connection is the kernel's choice)."""
+        until(
+            lambda: send().status and self.workers() <= self.served_by(path),
+            what=f"every worker answers {path}",
+            timeout=60,
+            every=0.05,
+        )
 
     def tail(self) -> str:
         return self.log.read_text(errors="replace")[-6000:]
