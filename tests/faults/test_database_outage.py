@@ -37,12 +37,13 @@ def test_ranking_goes_on_events_answer_503_and_nothing_acknowledged_is_lost(post
 
     with Load(server, traffic(shop), threads=4) as load:
         time.sleep(2)
-        stopped_at = time.time()
         postgres.stop()
+        down_from = time.time()  # the server is down from here ...
         time.sleep(OUTAGE_SECONDS)
+        down_until = time.time()  # ... to here, when it is started again
         postgres.start()
-        started_at = time.time()
         until(lambda: server.get("/ready").status == 200, what="/ready recovers", timeout=30)
+        recovered = time.time()
         time.sleep(4)
     replies = load.replies
 
@@ -54,14 +55,17 @@ def test_ranking_goes_on_events_answer_503_and_nothing_acknowledged_is_lost(post
 
     # 2. Ranking never stopped: every rank request got its ranking, during the outage too.
     ranks = [r for r in replies if r.path == "/api/rank"]
-    during = [r for r in ranks if stopped_at < r.at < started_at]
+    during = [r for r in ranks if down_from < r.at < down_until]
     assert during, "no rank request was answered during the outage"
     assert {r.status for r in ranks} == {200}
 
-    # 3. Events: refused with 503 while the database was down, stored again afterwards.
+    # 3. Events: refused with 503 while the database was down (a reply that arrives just
+    # after the stop may be an event committed just before it), stored again afterwards.
     events = [r for r in replies if r.path == "/api/events"]
-    assert {r.status for r in events if stopped_at + 1 < r.at < started_at} == {503}
-    assert [r.status for r in events if r.at > started_at + 3][-5:] == [200] * 5
+    assert {r.status for r in events if down_from + 0.5 < r.at < down_until} == {503}
+    after = [r.status for r in events if r.at > recovered + 1]
+    assert after
+    assert set(after) == {200}
 
     # 4. Every acknowledged event is stored; no refused one is.
     acknowledged = {r.sent["events"][0]["event_id"] for r in events if r.status == 200}
