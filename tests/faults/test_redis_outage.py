@@ -1,16 +1,22 @@
 """Redis stopped for 10 s while gunicorn serves: ranking and events go on at their usual
 speed (the throttle counts per worker meanwhile, so a key is held to its limit in each
-worker), and the shared count resumes when Redis is back, without a restart."""
+worker), and the shared count resumes when Redis is back, without a restart. And a run that
+cannot be queued while Redis is down is closed at once, so it blocks no later trigger."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
+import pytest
 import redis
 
 from tests.faults.seed import LIMITED_PER_MINUTE
-from tests.faults.support import Load, until
+from tests.faults.support import ROOT, Load, free_port, until
 from tests.faults.test_database_outage import traffic
+from training.models import PipelineRun
+from training.services import pipeline_run_request
 
 OUTAGE_SECONDS = 10
 WORKERS = 2
@@ -52,3 +58,19 @@ def test_ranking_and_events_go_on_and_a_limited_key_stays_limited_per_worker(sho
     assert list(store.scan_iter("searchop:throttle:*"))
     store.close()
     assert server.workers() == workers, server.tail()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_cannot_be_queued_is_closed_as_not_sent_and_blocks_no_later_trigger(test_db_env):
+    down = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens there: Redis is down
+    command = [sys.executable, "manage.py", "run_pipeline", "--async"]
+
+    refused = subprocess.run(
+        command, cwd=ROOT, env=test_db_env(down), capture_output=True, text=True, check=False
+    )
+
+    assert refused.returncode == 1
+    assert "Could not queue the run: the task queue is unreachable" in refused.stderr
+    run = PipelineRun.objects.get()
+    assert (run.status, run.error.split(":")[0]) == ("failed", "not sent")
+    assert pipeline_run_request(trigger="admin", actor="admin:a").status == "queued"  # not blocked
