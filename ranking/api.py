@@ -83,7 +83,10 @@ class RankView(MachineAPIView):
         responses={
             200: OpenApiResponse(RankResponseSchema, description="The ranking."),
             **ERROR_RESPONSES,
-            503: error_schema("The worker is still loading its first model; retry shortly."),
+            503: error_schema(
+                "The worker is still loading its first model, or cannot check a key it has not seen "
+                "while the database is unreachable; retry after Retry-After seconds."
+            ),
         },
         examples=[RANK_EXAMPLE],
     )
@@ -182,7 +185,11 @@ class EventsView(MachineAPIView):
             "EventBatch",
             {"events": serializers.ListField(child=EventInput(), min_length=1, max_length=1000)},
         ),
-        responses={200: OpenApiResponse(BatchOutput, description="Stored."), **ERROR_RESPONSES},
+        responses={
+            200: OpenApiResponse(BatchOutput, description="Stored."),
+            **ERROR_RESPONSES,
+            503: error_schema("The database is unreachable: nothing was stored; retry after Retry-After seconds."),
+        },
     )
     def post(self, request):
         batch = self.BatchInput(data=request.data)

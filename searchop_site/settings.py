@@ -72,6 +72,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Any error on /api/ answered in the API's JSON shape, never as an HTML page.
+    "ranking.serving.http.ApiErrorsAsJson",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -272,14 +274,17 @@ SEARCHOP_EXPERIMENTS = {
     "evaluate_minutes": env.int("SEARCHOP_EXPERIMENT_EVALUATE_MINUTES", default=5),
 }
 
-# A run still "running" after this long is taken for dead (a killed worker) and closed.
-SEARCHOP_PIPELINE_TIMEOUT_HOURS = env.float("SEARCHOP_PIPELINE_TIMEOUT_HOURS", default=6.0)
-
+# The weekly run: day and time (UTC). Beat's trigger queues the run of that firing once,
+# however many beat processes send it (training.services.schedule).
+_PIPELINE_HOUR, _, _PIPELINE_MINUTE = env.str("SEARCHOP_PIPELINE_TIME", default="03:00").partition(":")
 CELERY_BEAT_SCHEDULE = {
     "weekly-pipeline": {
-        "task": "training.tasks.pipeline_run_task",
-        "schedule": crontab(minute=0, hour=3, day_of_week=env.str("SEARCHOP_PIPELINE_DAY", default="mon")),
-        "kwargs": {"trigger": "schedule"},
+        "task": "training.tasks.pipeline_schedule_task",
+        "schedule": crontab(
+            minute=int(_PIPELINE_MINUTE or 0),
+            hour=int(_PIPELINE_HOUR),
+            day_of_week=env.str("SEARCHOP_PIPELINE_DAY", default="mon"),
+        ),
     },
     # Guardrails, decisions, canary stages and the watch of the running experiment.
     "experiments-decide": {
@@ -353,3 +358,38 @@ SEARCHOP_IMPRESSION_LOG_MAX_QUEUE = env.int("SEARCHOP_IMPRESSION_LOG_MAX_QUEUE",
 # The benchmark's endpoints (POST /api/bench/floor, /api/bench/rank-two-rankers): not even
 # routed unless a benchmark turns them on.
 SEARCHOP_BENCH_ENDPOINTS = env.bool("SEARCHOP_BENCH_ENDPOINTS", default=False)
+
+# ------------------------------------------------------------------------------
+# Faults: what the service does when the database, Redis or a worker fails (the README's
+# "Failure modes" table).
+# ------------------------------------------------------------------------------
+# A 503 (database unreachable, model still loading) tells the client when to retry.
+SEARCHOP_RETRY_AFTER_SECONDS = env.int("SEARCHOP_RETRY_AFTER_SECONDS", default=5)
+# While the database is unreachable, a worker keeps its answer for a key it checked within
+# this long (ranking goes on from memory); see ranking/serving/access.py for the trade-off.
+SEARCHOP_API_KEY_OUTAGE_GRACE_SECONDS = env.float("SEARCHOP_API_KEY_OUTAGE_GRACE_SECONDS", default=600.0)
+# PostgreSQL sessions: give up connecting after a few seconds (an unreachable host would
+# otherwise hold a request for the OS's TCP timeout), and have the server check every few
+# seconds that the client of a running query is still there, so that a killed process (an
+# import, a worker) does not leave its query running, or waiting for a lock, until it ends.
+if DATABASES["default"]["ENGINE"].endswith("postgresql"):
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options.setdefault("connect_timeout", env.int("SEARCHOP_DB_CONNECT_TIMEOUT_SECONDS", default=5))
+    _check_ms = round(1000 * env.float("SEARCHOP_DB_CLIENT_CHECK_SECONDS", default=5.0))
+    if _check_ms > 0:
+        _options["options"] = (
+            f"{_options.get('options', '')} -c client_connection_check_interval={_check_ms}".strip()
+        )
+# Pipeline runs: a running run's worker records a heartbeat this often and is taken for dead
+# after four missed beats; a run queued this long without a worker taking it lost its
+# message. The watchdog (a beat task) closes both and starts a missed scheduled run.
+SEARCHOP_PIPELINE_HEARTBEAT_SECONDS = env.float("SEARCHOP_PIPELINE_HEARTBEAT_SECONDS", default=30.0)
+SEARCHOP_PIPELINE_QUEUE_TIMEOUT_SECONDS = env.float("SEARCHOP_PIPELINE_QUEUE_TIMEOUT_SECONDS", default=1800.0)
+SEARCHOP_PIPELINE_WATCHDOG_SECONDS = env.int("SEARCHOP_PIPELINE_WATCHDOG_SECONDS", default=60)
+CELERY_BEAT_SCHEDULE["pipeline-watchdog"] = {
+    "task": "training.tasks.pipeline_watchdog_task",
+    "schedule": timedelta(seconds=SEARCHOP_PIPELINE_WATCHDOG_SECONDS),
+    # A watchdog message that waited longer than its interval (no worker up) is dropped:
+    # the next one does the same work.
+    "options": {"expire_seconds": SEARCHOP_PIPELINE_WATCHDOG_SECONDS},
+}

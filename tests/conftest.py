@@ -11,7 +11,7 @@ from catalog.synthetic import SyntheticConfig
 def pytest_collection_modifyitems(items):
     """Each test gets the marker of its layer from its folder (tests/unit -> unit, ...)."""
     for item in items:
-        for layer in ("unit", "integration", "model", "e2e", "bench"):
+        for layer in ("unit", "integration", "model", "e2e", "bench", "faults"):
             if f"/tests/{layer}/" in str(item.fspath):
                 item.add_marker(getattr(pytest.mark, layer))
 
@@ -29,3 +29,17 @@ def plain_static_files(settings):
 def small_config() -> SyntheticConfig:
     """A shop small enough for a database test to generate in about a second."""
     return SyntheticConfig(products=120, categories=4, users=60, events=6_000, seed=3)
+
+
+@pytest.fixture
+def weekly_schedule(db, settings):
+    """The weekly pipeline's PeriodicTask as beat installs it from the settings (a
+    transactional test may have flushed the row the migrations seeded)."""
+    from django_celery_beat.schedulers import ModelEntry
+
+    from searchop_site.celery import app
+
+    entry = ModelEntry.from_entry(
+        "weekly-pipeline", app=app, **settings.CELERY_BEAT_SCHEDULE["weekly-pipeline"]
+    )
+    return entry.model

@@ -1,11 +1,12 @@
-"""The pipeline in the admin: every run with its steps, windows, counts and outcome, and a
-"Run the pipeline now" page.
+"""The pipeline in the admin: every run with its steps, windows, counts and outcome (and
+every skipped trigger with the reason), and a "Run the pipeline now" page.
 
-Runs are read-only: they are written by the pipeline service alone. "Run now" queues the
-same task the weekly schedule runs (``pipeline_run_enqueue``) and needs the
-``training.add_pipelinerun`` permission. It looks for a running run first only to give a
-helpful answer; the real guard is the database constraint the task's claim meets, so two
-clicks, two admins or a click during the scheduled run still start one run.
+Runs are read-only: they are written by the pipeline's services alone. "Run now" queues a
+run the way the weekly schedule does (``pipeline_run_enqueue``) and needs the
+``training.add_pipelinerun`` permission. It looks for a queued or running run first only to
+give a helpful answer; the real guard is the database constraint the queueing meets, so two
+clicks, two admins or a click during the scheduled run still start one run, and the other
+trigger is listed as skipped.
 """
 
 from __future__ import annotations
@@ -27,16 +28,17 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from catalog.admin import ReadOnlyPermissions
 from ranking.errors import RegistryError
-from training.enqueue import pipeline_run_enqueue
 from training.errors import PipelineError
 from training.models import PipelineRun
-from training.selectors import running_run_get
-from training.tasks import pipeline_run_task
+from training.selectors import active_run_get
+from training.tasks import pipeline_run_enqueue, pipeline_run_task
 
 STATUS_COLOURS: dict[str, str] = {
+    PipelineRun.Status.QUEUED: "#6a1b9a",
     PipelineRun.Status.RUNNING: "#1565c0",
     PipelineRun.Status.SUCCEEDED: "#2e7d32",
     PipelineRun.Status.FAILED: "#c62828",
+    PipelineRun.Status.SKIPPED: "#757575",
 }
 TEMPLATES = "admin/training/pipelinerun"
 SCHEDULE_NAME = "weekly-pipeline"  # the PeriodicTask seeded by training/migrations/0002
@@ -45,7 +47,10 @@ SUMMARY_FIELDS = (
     "status_coloured",
     "trigger",
     "actor",
+    "schedule_slot",
+    "created_at",
     "started_at",
+    "heartbeat_at",
     "finished_at",
     "duration",
     "model_version_link",
@@ -84,7 +89,7 @@ def value_text(value: Any) -> str:
 class PipelineRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
     list_display = (
         "run_label",
-        "started_at",
+        "created_at",
         "trigger",
         "actor",
         "status_coloured",
@@ -95,7 +100,7 @@ class PipelineRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
     list_display_links = ("run_label",)
     list_filter = ("status", "trigger")
     list_select_related = ("model_version",)
-    ordering = ("-started_at", "-id")
+    ordering = ("-created_at", "-id")
 
     # -- permissions: runs are written by the pipeline only -------------------------------------
     def has_run_permission(self, request: HttpRequest) -> bool:
@@ -118,10 +123,12 @@ class PipelineRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
         ]
         if obj is not None and obj.error:
             fieldsets.insert(1, ("Error", {"fields": ("error_display",)}))
+        if obj is not None and obj.reason:
+            fieldsets.insert(1, ("Skipped", {"fields": ("reason",)}))
         return fieldsets
 
     def get_readonly_fields(self, request: HttpRequest, obj: PipelineRun | None = None) -> tuple:
-        return (*SUMMARY_FIELDS, "steps_table", *DATA_FIELDS, "error_display")
+        return (*SUMMARY_FIELDS, "steps_table", *DATA_FIELDS, "error_display", "reason")
 
     # -- list and detail columns -------------------------------------------------------------------
     @admin.display(description="run", ordering="id")
@@ -136,8 +143,10 @@ class PipelineRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
 
     @admin.display(description="duration")
     def duration(self, obj: PipelineRun) -> str:
-        if obj.status == PipelineRun.Status.RUNNING:
+        if obj.status == PipelineRun.Status.RUNNING and obj.started_at is not None:
             return f"running for {duration_text((timezone.now() - obj.started_at).total_seconds())}"
+        if obj.status == PipelineRun.Status.QUEUED:
+            return f"queued for {duration_text((timezone.now() - obj.created_at).total_seconds())}"
         return duration_text(obj.seconds)
 
     @admin.display(description="model version", ordering="model_version__version")
@@ -151,6 +160,8 @@ class PipelineRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
 
     @admin.display(description="decision")
     def decision_action(self, obj: PipelineRun) -> SafeString | str:
+        if obj.status == PipelineRun.Status.SKIPPED:
+            return format_html('<span title="{}">skipped: {}</span>', obj.reason, obj.reason[:60])
         if not obj.decision.get("action"):
             return "–"
         return format_html(
@@ -218,9 +229,9 @@ class PipelineRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
     def run_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_run_permission(request):
             raise PermissionDenied
-        running = running_run_get()
+        running = active_run_get()
         if request.method == "POST":
-            self._run_now(request, running)
+            self._run_now(request)
             return HttpResponseRedirect(reverse(f"{self.admin_site.name}:training_pipelinerun_changelist"))
         return TemplateResponse(
             request,
@@ -230,26 +241,19 @@ class PipelineRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
                 "opts": self.opts,
                 "title": "Run the pipeline now?",
                 "running": running,
-                "last": PipelineRun.objects.exclude(status=PipelineRun.Status.RUNNING).first(),
+                "last": PipelineRun.objects.filter(
+                    status__in=[PipelineRun.Status.SUCCEEDED, PipelineRun.Status.FAILED]
+                ).first(),
                 "in_process": self._in_process(),
                 **self._tools(request),
             },
         )
 
     # -- helpers -----------------------------------------------------------------------------------
-    def _run_now(self, request: HttpRequest, running: PipelineRun | None) -> None:
-        if running is not None:
-            self.message_user(
-                request,
-                f"A pipeline run is already running (run {running.pk}, started "
-                f"{running.started_at:%Y-%m-%d %H:%M} UTC by {running.actor or running.trigger}). "
-                "Nothing was queued.",
-                messages.WARNING,
-            )
-            return
+    def _run_now(self, request: HttpRequest) -> None:
         in_process = self._in_process()
         try:
-            pipeline_run_enqueue(
+            run = pipeline_run_enqueue(
                 trigger=PipelineRun.Trigger.ADMIN, actor=f"admin:{request.user.get_username()}"
             )
         except BrokerUnreachable as error:
@@ -260,7 +264,13 @@ class PipelineRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
             # Only in-process: a worker's failure is recorded on its run, not raised here.
             self.message_user(request, f"The pipeline run failed: {error}", messages.ERROR)
         else:
-            if in_process:
+            if run.status == PipelineRun.Status.SKIPPED:
+                self.message_user(
+                    request,
+                    f"Nothing was queued: {run.reason}. The trigger is listed as skipped.",
+                    messages.WARNING,
+                )
+            elif in_process:
                 self.message_user(
                     request,
                     "The pipeline ran in this web process (no task queue is configured); its run is listed below.",
@@ -269,7 +279,7 @@ class PipelineRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
             else:
                 self.message_user(
                     request,
-                    "A pipeline run was queued. It appears below as running when a worker starts it.",
+                    f"Run {run.pk} was queued. It shows as running when a worker takes it.",
                     messages.SUCCESS,
                 )
 

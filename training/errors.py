@@ -9,3 +9,7 @@ class PipelineError(Exception):
 
 class PipelineAlreadyRunning(PipelineError):
     pass
+
+
+class PipelineRunLost(PipelineError):
+    """The run was closed (taken for dead) while this process ran it: its result must not count."""

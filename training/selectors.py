@@ -3,11 +3,10 @@ truth of evaluation lists, pipeline runs."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
-from django.conf import settings
 from django.utils import timezone
 
 from catalog.models import GroundTruth, SearchRequest
@@ -72,8 +71,11 @@ def truth_get(*, lists: pd.DataFrame, since: datetime, until: datetime) -> np.nd
     return joined["relevance"].to_numpy(dtype=np.float64)
 
 
-def running_run_get() -> PipelineRun | None:
-    """The run holding the claim, unless it is older than the timeout: the next claim closes
-    such a run as abandoned (a killed worker), so it does not block "run now"."""
-    stale = timezone.now() - timedelta(hours=settings.SEARCHOP_PIPELINE_TIMEOUT_HOURS)
-    return PipelineRun.objects.filter(status=PipelineRun.Status.RUNNING, started_at__gte=stale).first()
+def active_run_get() -> PipelineRun | None:
+    """The run that is queued or running, unless its worker is lost (no heartbeat): the next
+    trigger closes such a run first, so it does not block "run now"."""
+    return (
+        PipelineRun.objects.filter(status__in=PipelineRun.ACTIVE)
+        .exclude(status=PipelineRun.Status.RUNNING, heartbeat_at__lt=PipelineRun.silent_since(timezone.now()))
+        .first()
+    )

@@ -6,8 +6,16 @@ key is remembered by each worker for ``SEARCHOP_API_KEY_CACHE_SECONDS`` (default
 revocation takes effect within that time. With ``SEARCHOP_REQUIRE_API_KEY`` off (the
 embedded demo) no key is needed and nothing is throttled.
 
+While the database is unreachable a worker keeps answering for the keys it verified (or
+refused) within the last ``SEARCHOP_API_KEY_OUTAGE_GRACE_SECONDS`` (default 10 min), so
+ranking goes on from memory through an outage. The price: a key revoked just before the
+outage (within the cache time) stays usable for the grace period, and a revocation cannot
+be made while the database is down anyway. A key the worker has not seen within the grace
+period gets a 503 with ``Retry-After``: it cannot be checked, and it is not let in unchecked.
+
 The rate limit is a fixed one-minute window per key, counted in Redis so that it holds
-across every worker; without Redis it is counted per worker. A key with a high limit does
+across every worker; without Redis, or while Redis is unreachable, it is counted per worker
+(so a key may then get up to its limit from each worker: accepted, and documented). A key with a high limit does
 not pay a Redis round trip per request: a worker adds its requests to the shared count in
 batches (``INCRBY``) of up to 20 requests (one per 1,000 of the per-minute limit), so the
 whole service may admit at most that batch less one per worker above the limit. Keys with
@@ -18,9 +26,11 @@ verification none while it is remembered.
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -28,7 +38,9 @@ from rest_framework import permissions, throttling
 from rest_framework_api_key.permissions import KeyParser
 
 from ranking.models import ApiClient
+from ranking.serving.http import DATABASE_UNAVAILABLE, DatabaseUnavailable
 
+logger = logging.getLogger(__name__)
 _KEY_PARSER = KeyParser()
 
 
@@ -46,9 +58,12 @@ class _KeyCache:
         self._size = size
         self._lock = threading.Lock()
 
-    def get(self, key: str) -> tuple[bool, VerifiedClient | None]:
+    def get(self, key: str, max_age: float | None = None) -> tuple[bool, VerifiedClient | None]:
+        """(found, client) for ``key`` if it was checked within ``max_age`` seconds (default:
+        the cache time); the client is None for a key that was refused."""
         checked = self._times.get(key)
-        if checked is None or time.monotonic() - checked > settings.SEARCHOP_API_KEY_CACHE_SECONDS:
+        limit = settings.SEARCHOP_API_KEY_CACHE_SECONDS if max_age is None else max_age
+        if checked is None or time.monotonic() - checked > limit:
             return False, None
         return True, self._entries.get(key)
 
@@ -79,6 +94,11 @@ def api_client_verify(key: str) -> VerifiedClient | None:
         found = ApiClient.objects.get_from_key(key)
     except (ApiClient.DoesNotExist, ValidationError, ValueError):
         found = None
+    except DATABASE_UNAVAILABLE as error:
+        hit, client = KEY_CACHE.get(key, max_age=settings.SEARCHOP_API_KEY_OUTAGE_GRACE_SECONDS)
+        if hit:
+            return client  # the answer it had, kept through the outage (see the docstring)
+        raise DatabaseUnavailable("authorization: the key cannot be checked now; retry shortly") from error
     if found is not None and not found.revoked and not found.has_expired:
         client = VerifiedClient(
             id=found.pk,
@@ -118,16 +138,44 @@ class _LocalWindows:
 
 
 _LOCAL = _LocalWindows()
-_REDIS = None
+# After Redis fails, requests count per worker for this long before Redis is tried again:
+# an unreachable Redis then costs one socket timeout (0.5 s) every few seconds, not one
+# per request.
+REDIS_RETRY_SECONDS = 2.0
 
 
-def _redis():
-    global _REDIS
-    if _REDIS is None and settings.REDIS_URL:
-        import redis
+class _RedisLink:
+    """The shared counters' Redis (one client per URL), or None while it is failing."""
 
-        _REDIS = redis.Redis.from_url(settings.REDIS_URL, socket_timeout=0.5, socket_connect_timeout=0.5)
-    return _REDIS
+    def __init__(self) -> None:
+        self.clients: dict[str, Any] = {}
+        self.retry_at = 0.0
+
+    def get(self):
+        url = settings.REDIS_URL
+        if not url or time.monotonic() < self.retry_at:
+            return None
+        found = self.clients.get(url)
+        if found is None:
+            import redis
+
+            found = self.clients[url] = redis.Redis.from_url(
+                url, socket_timeout=0.5, socket_connect_timeout=0.5
+            )
+        return found
+
+    def failed(self, error: Exception) -> None:
+        if not self.retry_at:
+            logger.warning("Redis unreachable, throttling per worker: %s", error)
+        self.retry_at = time.monotonic() + REDIS_RETRY_SECONDS
+
+    def recovered(self) -> None:
+        if self.retry_at:
+            logger.info("Redis reachable again, throttling across workers")
+        self.retry_at = 0.0
+
+
+REDIS = _RedisLink()
 
 
 class _SharedCounts:
@@ -172,14 +220,17 @@ class ApiKeyRateThrottle(throttling.BaseThrottle):
         now = time.time()
         window = int(now // 60)
         self._wait = 60 - (now % 60)
-        client_redis = _redis()
-        if client_redis is not None:
+        client_redis = REDIS.get()
+        if client_redis is None:
+            count = _LOCAL.incr(client.id, window)
+        else:
             try:
                 count = _BATCHES.count(client_redis, client, window)
-            except Exception:  # Redis down: throttle per worker rather than fail the request
+            except Exception as error:  # Redis down: throttle per worker rather than fail
+                REDIS.failed(error)
                 count = _LOCAL.incr(client.id, window)
-        else:
-            count = _LOCAL.incr(client.id, window)
+            else:
+                REDIS.recovered()
         return count <= client.requests_per_minute
 
     def wait(self) -> float | None:

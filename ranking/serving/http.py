@@ -1,16 +1,32 @@
-"""HTTP plumbing of the API: a bounded, fast JSON parser, a fast renderer and the error
-handler that gives every refusal one shape. Kept apart from the views because DRF's
-settings import these classes while ``rest_framework.views`` is still loading."""
+"""HTTP plumbing of the API: a bounded, fast JSON parser, a fast renderer, the error handler
+that gives every refusal one shape, and the last resort that keeps any error on ``/api/``
+in that shape. Kept apart from the views because DRF's settings import these classes while
+``rest_framework.views`` is still loading.
+
+Errors chosen on purpose: the database unreachable (``OperationalError``, ``InterfaceError``:
+stopped, restarting, failing over, out of connections) is a 503 with ``Retry-After``, never a
+500, so clients retry; anything else nothing answered is a JSON 500 with a request id that
+names it in the log beside its traceback.
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import math
+import uuid
 from typing import Any
 
 import orjson
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, HttpResponse
 from rest_framework import exceptions, parsers, renderers, status
+
+logger = logging.getLogger(__name__)
+
+# What a database outage raises (as opposed to a bug: ProgrammingError, IntegrityError, ...).
+DATABASE_UNAVAILABLE = (OperationalError, InterfaceError)
 
 # A body over the limit is still read, and dropped, up to this size before the 413 is sent.
 DISCARD_LIMIT_BYTES = 64 * 1024 * 1024
@@ -39,9 +55,23 @@ class LengthRequired(exceptions.APIException):
     default_code = "length_required"
 
 
-class ModelUnavailable(exceptions.APIException):
+class ServiceUnavailable(exceptions.APIException):
+    """A 503 that says when to retry (``Retry-After``, and ``retry_after_seconds`` in the body)."""
+
     status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+
+    def __init__(self, detail: str, wait: float | None = None):
+        super().__init__(detail)
+        self.wait = wait if wait is not None else settings.SEARCHOP_RETRY_AFTER_SECONDS
+
+
+class ModelUnavailable(ServiceUnavailable):
     default_code = "model_unavailable"
+
+
+class DatabaseUnavailable(ServiceUnavailable):
+    default_code = "database_unavailable"
 
 
 class BoundedJSONParser(parsers.BaseParser):
@@ -105,6 +135,9 @@ def api_exception_handler(exc, context):
     """DRF's handler, with every error body in the one ``{error, detail, errors}`` shape."""
     from rest_framework.views import exception_handler
 
+    if isinstance(exc, DATABASE_UNAVAILABLE):
+        logger.warning("database unavailable, answering 503: %s", str(exc).strip())
+        exc = DatabaseUnavailable("database: unavailable; nothing was stored, retry shortly")
     response = exception_handler(exc, context)
     if response is None:
         return None
@@ -128,8 +161,9 @@ def api_exception_handler(exc, context):
         "detail": "; ".join(f"{e['field']}: {e['problem']}" for e in errors),
         "errors": errors,
     }
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        body["retry_after_seconds"] = math.ceil(exc.wait)
+    wait = getattr(exc, "wait", None)
+    if wait is not None:
+        body["retry_after_seconds"] = math.ceil(wait)
     response.data = body
     return response
 
@@ -156,3 +190,61 @@ def _flatten(detail: Any, prefix: str = "") -> list[dict[str, str]]:
                 out.extend(_flatten(item, f"{prefix}[{i}]"))
         return out
     return [{"field": prefix or "body", "problem": str(detail)}]
+
+
+class ApiErrorsAsJson:
+    """The last resort for ``/api/``: an exception no handler answered becomes a JSON 500 with
+    a request id (logged with the traceback, so the id finds it), and an error page Django
+    would render as HTML (the 404 of an unknown path, a 500 from a middleware) the same JSON
+    shape. Other paths (the admin) keep Django's pages."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if (
+            response.status_code >= 400
+            and request.path.startswith("/api/")
+            and not response.get("Content-Type", "").startswith("application/json")
+        ):
+            request_id = uuid.uuid4().hex
+            if response.status_code >= 500:  # Django logged the traceback already
+                logger.error("request %s on %s answered %s", request_id, request.path, response.status_code)
+            status_code = response.status_code
+            if status_code == 404:
+                code, problem = "not_found", "no such endpoint"
+            else:
+                code = "internal_error" if status_code >= 500 else "error"
+                problem = response.reason_phrase.lower()
+            return error_response(status_code, code=code, problem=problem, request_id=request_id)
+        return response
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if not request.path.startswith("/api/"):
+            return None
+        request_id = uuid.uuid4().hex
+        logger.error(
+            "unhandled error (request %s) on %s %s",
+            request_id,
+            request.method,
+            request.path,
+            exc_info=exception,
+        )
+        return error_response(
+            500,
+            code="internal_error",
+            problem=f"an internal error (request {request_id})",
+            request_id=request_id,
+        )
+
+
+def error_response(status_code: int, *, code: str, problem: str, request_id: str) -> HttpResponse:
+    """A response in the one error shape, outside DRF (middleware)."""
+    body = {
+        "error": code,
+        "detail": f"request: {problem}",
+        "errors": [{"field": "request", "problem": problem}],
+        "request_id": request_id,
+    }
+    return HttpResponse(orjson.dumps(body), status=status_code, content_type="application/json")

@@ -15,6 +15,9 @@ model's sha256, so other workers and restarts reuse them.
 
 With no production model, or one that fails to verify or load, the state is the BM25
 fallback: requests still get 200, ``fallback: true`` and the reason is counted.
+
+While the database is unreachable the check skips a beat and the worker keeps serving what
+it holds; a worker that holds nothing yet (it started during the outage) answers 503.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from __future__ import annotations
 import fcntl
 import gc
 import logging
+import os
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -47,6 +52,7 @@ from ranking.selectors import (
     model_version_production_key_get,
 )
 from ranking.serving import observability
+from ranking.serving.http import DATABASE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
 
@@ -76,28 +82,41 @@ class ServingState:
         return (self.model_version, self.model_sha256, self.feature_set_id)
 
 
-def _model_file(sha256: str, text: str) -> Path:
-    directory = Path(settings.SEARCHOP_VAR_DIR) / "models"
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{sha256}.txt"
-    if not path.exists():
-        temporary = path.with_suffix(f".{threading.get_ident()}.tmp")
-        temporary.write_text(text)
-        temporary.replace(path)
-    return path
+def _file_write_atomic(path: Path, data: bytes) -> None:
+    """Write ``data`` under a name of this process's own and rename it into place: a reader
+    (another worker) sees the whole file or none, and two writers never share a file."""
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f"{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def compiled_predictor(sha256: str, model_text: str) -> Predictor:
-    """lleaves-compiled trees for this model, from the on-disk cache or compiled now (under a
-    file lock, so two workers never compile the same model twice at once)."""
+    """lleaves-compiled trees for this model, from the on-disk cache (``<sha256>.so``, shared
+    by every worker and restart) or compiled now. Under a file lock, so two workers never
+    compile the same model at once, and every file written whole and renamed into place, so
+    a worker killed mid-write leaves no half file for the next one to load."""
     import lleaves  # imported here: LLVM is only needed where compilation is enabled
 
-    model_path = _model_file(sha256, model_text)
-    cache = model_path.with_suffix(".so")
-    with open(model_path.with_suffix(".lock"), "w") as lock:
+    directory = Path(settings.SEARCHOP_VAR_DIR) / "models"
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path, cache = directory / f"{sha256}.txt", directory / f"{sha256}.so"
+    with open(directory / f"{sha256}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if not model_path.exists():
+            _file_write_atomic(model_path, model_text.encode())
         compiled = lleaves.Model(model_file=str(model_path))
-        compiled.compile(cache=str(cache))
+        if cache.exists():
+            compiled.compile(cache=str(cache))
+        else:
+            fresh = cache.with_name(f"{cache.name}.{os.getpid()}.tmp")
+            fresh.unlink(missing_ok=True)  # lleaves would load a leftover as the cache
+            compiled.compile(cache=str(fresh))  # lleaves writes the binary there
+            os.replace(fresh, cache)
     return lambda features: compiled.predict(features, n_jobs=1)
 
 
@@ -112,6 +131,7 @@ class ServingCache:
         self._last_check = 0.0
         self._failed: dict[tuple, float] = {}
         self._thread: threading.Thread | None = None
+        self._unreachable = False
 
     # -- the request path ------------------------------------------------------------
     def get(self) -> ServingState:
@@ -126,10 +146,22 @@ class ServingCache:
             return state
         if now - self._last_check >= settings.SEARCHOP_MODEL_CHECK_SECONDS:
             self._last_check = now
-            wanted = self._wanted_key()
+            try:
+                wanted = self._wanted_key()
+            except DATABASE_UNAVAILABLE as error:
+                self._check_failed(error)
+                return state  # serve what this worker holds; check again at the next beat
+            self._unreachable = False
             if wanted != state.key and wanted != self._loading and self._may_retry(wanted, now):
                 self._start_load(wanted)
         return state
+
+    def _check_failed(self, error: Exception) -> None:
+        if not self._unreachable:  # once per outage, not at every beat
+            logger.warning(
+                "database unreachable: serving what this worker holds until it is back (%s)", error
+            )
+        self._unreachable = True
 
     def peek(self) -> ServingState | None:
         return self._state

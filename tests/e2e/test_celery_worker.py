@@ -23,8 +23,8 @@ from django.db import connection
 
 from catalog.services import synthetic_data_generate
 from catalog.synthetic import SyntheticConfig
-from training.enqueue import pipeline_run_enqueue
 from training.models import PipelineRun
+from training.tasks import pipeline_run_enqueue
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL_SHOP = SyntheticConfig(products=120, categories=4, users=60, events=6_000, days=56, seed=3)
@@ -93,7 +93,7 @@ def worker(transactional_db, tmp_path):
 def run_wait(process: subprocess.Popen, log: Path) -> PipelineRun:
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while time.monotonic() < deadline:
-        run = PipelineRun.objects.exclude(status=PipelineRun.Status.RUNNING).first()
+        run = PipelineRun.objects.filter(status__in=["succeeded", "failed"]).first()
         if run is not None:
             return run
         if process.poll() is not None:

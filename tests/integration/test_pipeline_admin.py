@@ -29,12 +29,11 @@ def messages_of(response) -> list[str]:
 
 
 def run_create(**fields) -> PipelineRun:
-    """A run as the pipeline leaves it; ``started_at`` is set after the insert (auto_now_add)."""
+    """A run as the pipeline leaves it: triggered when it started, its heartbeat as fresh."""
     started_at = fields.pop("started_at", STARTED)
-    run = PipelineRun.objects.create(**fields)
-    PipelineRun.objects.filter(pk=run.pk).update(started_at=started_at)
-    run.refresh_from_db()
-    return run
+    return PipelineRun.objects.create(
+        **{"created_at": started_at, "started_at": started_at, "heartbeat_at": started_at, **fields}
+    )
 
 
 def finished_run_create(**fields) -> PipelineRun:
@@ -153,9 +152,9 @@ def test_run_now_queues_the_run_after_the_commit(admin_client, settings, django_
 
     assert response.status_code == 302
     assert len(callbacks) == 1
-    assert messages_of(response) == [
-        "A pipeline run was queued. It appears below as running when a worker starts it."
-    ]
+    run = PipelineRun.objects.get()
+    assert (run.status, run.trigger, run.actor) == ("queued", "admin", "admin:admin")
+    assert messages_of(response) == [f"Run {run.pk} was queued. It shows as running when a worker takes it."]
 
 
 def test_run_now_runs_the_pipeline_in_process_without_a_task_queue(
@@ -174,12 +173,10 @@ def test_run_now_runs_the_pipeline_in_process_without_a_task_queue(
     assert "ran in this web process" in messages_of(response)[0]
 
 
-def test_run_now_reports_a_run_that_is_already_running_and_queues_nothing(
+def test_run_now_during_a_run_queues_nothing_and_lists_the_trigger_as_skipped(
     admin_client, django_capture_on_commit_callbacks
 ):
-    running = run_create(
-        status=PipelineRun.Status.RUNNING, actor="celery:schedule", started_at=dt.datetime.now(dt.UTC)
-    )
+    running = run_create(status=PipelineRun.Status.RUNNING, actor="beat", started_at=dt.datetime.now(dt.UTC))
 
     confirmation = admin_client.get(url("run")).content.decode()
     assert f"Run {running.pk}</a> has been running" in confirmation
@@ -189,14 +186,16 @@ def test_run_now_reports_a_run_that_is_already_running_and_queues_nothing(
         response = admin_client.post(url("run"))
 
     assert callbacks == []
-    assert "already running (run" in messages_of(response)[0]
-    assert "Nothing was queued." in messages_of(response)[0]
-    assert PipelineRun.objects.count() == 1
+    assert messages_of(response)[0].startswith(f"Nothing was queued: run {running.pk} is running")
+    skipped = PipelineRun.objects.get(status=PipelineRun.Status.SKIPPED)
+    assert (skipped.trigger, skipped.actor) == ("admin", "admin:admin")
+    page = admin_client.get(url("changelist")).content.decode()
+    assert f"skipped: run {running.pk} is running" in page
 
 
-def test_a_run_abandoned_past_the_timeout_does_not_block_run_now(admin_client, settings):
-    settings.SEARCHOP_PIPELINE_TIMEOUT_HOURS = 1
-    run_create(status=PipelineRun.Status.RUNNING, started_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=2))
+def test_a_run_whose_worker_is_lost_does_not_block_run_now(admin_client, settings):
+    settings.SEARCHOP_PIPELINE_HEARTBEAT_SECONDS = 30
+    run_create(status=PipelineRun.Status.RUNNING, started_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3))
 
     page = admin_client.get(url("run")).content.decode()
 

@@ -31,7 +31,7 @@ from training.services import (
     PipelineError,
     model_train,
     pipeline_run,
-    pipeline_run_claim,
+    pipeline_run_request,
 )
 
 pytestmark = pytest.mark.django_db
@@ -150,40 +150,73 @@ def test_a_run_that_fails_is_marked_failed_with_its_error(quick):
 
 
 def test_run_pipeline_refuses_to_start_while_another_run_is_running(quick):
-    PipelineRun.objects.create(status=PipelineRun.Status.RUNNING, trigger="schedule")
-    with pytest.raises(CommandError, match="already running"):
+    running = PipelineRun.objects.create(
+        status=PipelineRun.Status.RUNNING, trigger="schedule", heartbeat_at=timezone.now()
+    )
+    with pytest.raises(CommandError, match=rf"Not started: run {running.pk} is running"):
         call_command("run_pipeline", "--json", stdout=io.StringIO())
-    assert PipelineRun.objects.count() == 1
+    assert PipelineRun.objects.filter(status=PipelineRun.Status.SKIPPED, trigger="cli").count() == 1
 
 
-# --- the claim -----------------------------------------------------------------------------
+def test_run_pipeline_async_queues_a_run_for_a_worker_through_the_same_path(
+    settings, django_capture_on_commit_callbacks
+):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    out = io.StringIO()
+
+    # The message is captured, not sent: nothing reaches the shared Redis.
+    with django_capture_on_commit_callbacks() as callbacks:
+        call_command("run_pipeline", "--async", stdout=out)
+
+    run = PipelineRun.objects.get()
+    assert (run.status, run.trigger, run.actor) == ("queued", "cli", "cli:async")
+    assert len(callbacks) == 1
+    assert out.getvalue().strip() == f"Pipeline run {run.pk} queued."
 
 
-def test_the_database_refuses_a_second_running_run():
+def test_run_pipeline_async_during_a_run_queues_nothing_and_says_why(settings):
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    running = PipelineRun.objects.create(status=PipelineRun.Status.RUNNING, heartbeat_at=timezone.now())
+
+    with pytest.raises(CommandError, match=rf"Not queued: run {running.pk} is running"):
+        call_command("run_pipeline", "--async", stdout=io.StringIO())
+
+    assert PipelineRun.objects.filter(status=PipelineRun.Status.SKIPPED, actor="cli:async").count() == 1
+
+
+# --- the run's claim -------------------------------------------------------------------------
+
+
+def test_the_database_refuses_a_second_queued_or_running_run():
     PipelineRun.objects.create(status=PipelineRun.Status.RUNNING)
-    with pytest.raises(IntegrityError), transaction.atomic():
-        PipelineRun.objects.create(status=PipelineRun.Status.RUNNING)
+    for status in (PipelineRun.Status.RUNNING, PipelineRun.Status.QUEUED):
+        with pytest.raises(IntegrityError), transaction.atomic():
+            PipelineRun.objects.create(status=status)
     PipelineRun.objects.create(status=PipelineRun.Status.SUCCEEDED)  # finished runs are not limited
+    PipelineRun.objects.create(status=PipelineRun.Status.SKIPPED)
 
 
-def test_a_claim_while_a_run_is_running_raises_pipeline_already_running_naming_it():
-    running = pipeline_run_claim(trigger="schedule", actor="beat")
-    with pytest.raises(PipelineAlreadyRunning, match=rf"\(run {running.pk}\)"):
-        pipeline_run_claim(trigger="cli", actor="cli")
-    assert PipelineRun.objects.count() == 1
+def test_a_run_requested_while_one_is_running_is_refused_naming_it_and_recorded_as_skipped(quick):
+    running = pipeline_run_request(trigger="schedule", actor="beat")
+    with pytest.raises(PipelineAlreadyRunning, match=rf"run {running.pk} is queued"):
+        pipeline_run(trigger="cli", actor="cli")
+    assert list(PipelineRun.objects.order_by("id").values_list("status", "trigger")) == [
+        ("queued", "schedule"),
+        ("skipped", "cli"),
+    ]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_of_two_overlapping_claims_one_starts_and_the_other_raises_pipeline_already_running():
-    # The first claim's transaction stays open until the second is waiting on the unique
+def test_of_two_overlapping_requests_one_is_queued_and_the_other_skipped():
+    # The first request's transaction stays open until the second is waiting on the unique
     # index: the database, not a check in Python, decides between them.
     claimed, release = threading.Event(), threading.Event()
-    outcomes: dict[str, object] = {}
+    outcomes: dict[str, PipelineRun] = {}
 
     def first() -> None:
         try:
             with transaction.atomic():
-                outcomes["first"] = pipeline_run_claim(trigger="schedule", actor="beat")
+                outcomes["first"] = pipeline_run_request(trigger="schedule", actor="beat")
                 claimed.set()
                 release.wait(30)
         finally:
@@ -191,9 +224,7 @@ def test_of_two_overlapping_claims_one_starts_and_the_other_raises_pipeline_alre
 
     def second() -> None:
         try:
-            outcomes["second"] = pipeline_run_claim(trigger="admin", actor="admin:bob")
-        except PipelineAlreadyRunning as error:
-            outcomes["second"] = error
+            outcomes["second"] = pipeline_run_request(trigger="admin", actor="admin:bob")
         finally:
             connection.close()
 
@@ -204,14 +235,13 @@ def test_of_two_overlapping_claims_one_starts_and_the_other_raises_pipeline_alre
     deadline = time.monotonic() + 30
     while not _waiting_on_a_lock() and time.monotonic() < deadline:
         time.sleep(0.02)
-    assert _waiting_on_a_lock(), "the second claim never waited for the first"
+    assert _waiting_on_a_lock(), "the second request never waited for the first"
     release.set()
     for thread in threads:
         thread.join(30)
 
-    assert isinstance(outcomes["first"], PipelineRun)
-    assert isinstance(outcomes["second"], PipelineAlreadyRunning)
-    assert list(PipelineRun.objects.values_list("status", "trigger")) == [("running", "schedule")]
+    assert (outcomes["first"].status, outcomes["second"].status) == ("queued", "skipped")
+    assert outcomes["second"].reason.startswith(f"run {outcomes['first'].pk} is queued")
 
 
 def _waiting_on_a_lock() -> bool:
@@ -225,28 +255,19 @@ def _waiting_on_a_lock() -> bool:
         return cursor.fetchone()[0] > 0
 
 
-def test_a_run_still_running_after_the_timeout_is_closed_as_abandoned_by_the_next_claim(settings):
-    settings.SEARCHOP_PIPELINE_TIMEOUT_HOURS = 6.0
-    stale = PipelineRun.objects.create(status=PipelineRun.Status.RUNNING)
-    PipelineRun.objects.filter(pk=stale.pk).update(started_at=timezone.now() - dt.timedelta(hours=7))
+def test_a_run_whose_worker_was_lost_is_closed_by_the_next_request(settings):
+    settings.SEARCHOP_PIPELINE_HEARTBEAT_SECONDS = 30
+    lost = PipelineRun.objects.create(
+        status=PipelineRun.Status.RUNNING, heartbeat_at=timezone.now() - dt.timedelta(minutes=3)
+    )
 
-    fresh = pipeline_run_claim(trigger="cli", actor="cli")
+    fresh = pipeline_run_request(trigger="cli", actor="cli")
 
-    stale.refresh_from_db()
-    assert stale.status == PipelineRun.Status.FAILED
-    assert "abandoned" in stale.error
-    assert stale.finished_at is not None
-    assert fresh.status == PipelineRun.Status.RUNNING
-
-
-def test_a_run_within_the_timeout_is_not_taken_for_dead(settings):
-    settings.SEARCHOP_PIPELINE_TIMEOUT_HOURS = 6.0
-    recent = PipelineRun.objects.create(status=PipelineRun.Status.RUNNING)
-    PipelineRun.objects.filter(pk=recent.pk).update(started_at=timezone.now() - dt.timedelta(hours=5))
-    with pytest.raises(PipelineAlreadyRunning):
-        pipeline_run_claim(trigger="cli", actor="cli")
-    recent.refresh_from_db()
-    assert recent.status == PipelineRun.Status.RUNNING
+    lost.refresh_from_db()
+    assert lost.status == PipelineRun.Status.FAILED
+    assert lost.error.startswith("worker lost: no heartbeat since")
+    assert lost.finished_at is not None
+    assert fresh.status == PipelineRun.Status.QUEUED
 
 
 # --- train_model and evaluate_model --------------------------------------------------------

@@ -1,18 +1,24 @@
-"""The pipeline task, run in-process (eager) on a small generated shop."""
+"""The pipeline's tasks and the one way a run is queued for them (training.tasks), run
+in-process (eager) on a small generated shop."""
 
 from __future__ import annotations
 
-import logging
-
 import pytest
 from django.db import OperationalError
+from django.utils import timezone
+from django_celery_beat.models import PeriodicTask
 
 from catalog.services import synthetic_data_generate
 from catalog.synthetic import SyntheticConfig
 from searchop_site.celery import app as celery_app
-from training.enqueue import pipeline_run_enqueue
 from training.models import PipelineRun
-from training.tasks import ALREADY_RUNNING, pipeline_run_task
+from training.tasks import (
+    NOT_QUEUED,
+    pipeline_run_enqueue,
+    pipeline_run_task,
+    pipeline_schedule_task,
+    pipeline_watchdog_task,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -38,52 +44,74 @@ def small_pipeline(settings):
 
 
 @pytest.mark.usefixtures("eager_tasks", "small_pipeline")
-def test_the_task_runs_the_pipeline_and_returns_the_runs_status_version_and_decision():
-    result = pipeline_run_task.delay(trigger="schedule").get()
+def test_a_queued_run_is_run_by_the_task_which_returns_its_status_version_and_decision(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        queued = pipeline_run_enqueue(trigger="admin", actor="admin:alice")
 
     run = PipelineRun.objects.get()
-    assert result == {
-        "run": run.pk,
-        "status": "succeeded",
-        "version": run.model_version.version,
-        "decision": run.decision["action"],
-    }
-    assert (run.trigger, run.actor) == ("schedule", "celery:schedule")
+    assert run.pk == queued.pk
+    assert (run.status, run.trigger, run.actor) == ("succeeded", "admin", "admin:alice")
     assert run.decision["action"] in {"promoted", "rejected"}
     assert [step["step"] for step in run.steps][-1] == "Deciding"
+    assert pipeline_run_task.apply(kwargs={"run_id": run.pk}).result == {"run": run.pk, "status": NOT_QUEUED}
 
 
 @pytest.mark.usefixtures("eager_tasks")
-def test_a_second_run_while_one_is_running_returns_already_running_without_retrying():
-    running = PipelineRun.objects.create(status=PipelineRun.Status.RUNNING, trigger="admin", actor="admin:a")
+def test_a_second_delivery_of_a_runs_message_does_nothing():
+    running = PipelineRun.objects.create(status=PipelineRun.Status.RUNNING, heartbeat_at=timezone.now())
 
-    result = pipeline_run_task.apply(kwargs={"trigger": "schedule"})
+    result = pipeline_run_task.apply(kwargs={"run_id": running.pk})
 
-    assert result.state == "SUCCESS"
-    assert result.result["status"] == ALREADY_RUNNING
-    assert f"run {running.pk}" in result.result["detail"]
-    assert list(PipelineRun.objects.values_list("pk", "status")) == [(running.pk, "running")]
+    assert result.result == {"run": running.pk, "status": NOT_QUEUED}
+    running.refresh_from_db()
+    assert running.status == PipelineRun.Status.RUNNING
+
+
+def test_a_trigger_while_a_run_is_queued_sends_nothing_and_is_recorded_as_skipped(
+    django_capture_on_commit_callbacks,
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        first = pipeline_run_enqueue(trigger="schedule", actor="beat")
+        second = pipeline_run_enqueue(trigger="cli", actor="cli:async")
+
+    assert len(callbacks) == 1  # one message, sent once the transaction commits, for the first
+    assert (first.status, second.status) == ("queued", "skipped")
+    assert second.reason.startswith(f"run {first.pk} is queued")
+
+
+@pytest.mark.usefixtures("weekly_schedule")
+def test_beats_trigger_delivered_twice_queues_the_slots_run_once(django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks():
+        first = pipeline_schedule_task.apply().result
+        second = pipeline_schedule_task.apply().result
+
+    queued = PipelineRun.objects.get(status=PipelineRun.Status.QUEUED)
+    assert queued.schedule_slot.startswith("weekly-pipeline@")
+    assert (first["run"], first["status"]) == (queued.pk, "queued")
+    assert second["status"] == "skipped"
+    assert second["reason"].startswith(f"run {queued.pk} is queued")
+
+
+def test_the_watchdog_closes_lost_runs_and_reports_what_it_did(settings, weekly_schedule):
+    settings.SEARCHOP_PIPELINE_HEARTBEAT_SECONDS = 30
+    lost = PipelineRun.objects.create(
+        status=PipelineRun.Status.RUNNING, heartbeat_at=timezone.now() - timezone.timedelta(minutes=5)
+    )
+    PeriodicTask.objects.filter(pk=weekly_schedule.pk).update(enabled=False)  # nothing to catch up
+
+    assert pipeline_watchdog_task.apply().result == {"closed": [lost.pk], "started": None}
+    lost.refresh_from_db()
+    assert lost.status == PipelineRun.Status.FAILED
+
+
+def test_the_run_task_is_acknowledged_late_so_a_message_a_dead_worker_took_is_delivered_again():
+    assert pipeline_run_task.acks_late is True
 
 
 def test_only_transient_database_errors_are_retried_three_times_with_backoff():
-    assert pipeline_run_task.autoretry_for == (OperationalError,)
-    assert pipeline_run_task.max_retries == 3
-    assert pipeline_run_task.retry_backoff
-
-
-def test_the_pipeline_task_is_acknowledged_on_receipt_so_redis_never_delivers_a_long_run_twice():
-    assert pipeline_run_task.acks_late is False
-
-
-@pytest.mark.usefixtures("eager_tasks")
-def test_enqueueing_waits_for_the_transaction_to_commit(django_capture_on_commit_callbacks, caplog):
-    PipelineRun.objects.create(status=PipelineRun.Status.RUNNING, trigger="cli", actor="cli")
-    caplog.set_level(logging.INFO, logger="training.tasks")
-
-    with django_capture_on_commit_callbacks(execute=True) as callbacks:
-        pipeline_run_enqueue(trigger="admin", actor="admin:a")
-        assert "not started" not in caplog.text  # nothing ran inside the transaction
-
-    assert len(callbacks) == 1
-    assert "Pipeline run not started (trigger admin)" in caplog.text
-    assert PipelineRun.objects.count() == 1
+    for task in (pipeline_run_task, pipeline_schedule_task, pipeline_watchdog_task):
+        assert task.autoretry_for == (OperationalError,)
+        assert task.max_retries == 3
+        assert task.retry_backoff

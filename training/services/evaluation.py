@@ -18,6 +18,8 @@ from ranking.selectors import model_version_get, model_version_production_get
 from training import evaluation, metrics
 from training.services.datasets import Dataset, dataset_build, windows_compute
 
+PRODUCTION_UNAVAILABLE = "production model unavailable"  # the note the decision reads
+
 
 def _scores(booster: lgb.Booster, features: np.ndarray) -> np.ndarray:
     return np.asarray(booster.predict(features, num_threads=1), dtype=np.float64)
@@ -34,7 +36,7 @@ def production_scores(
     try:
         booster = booster_load(model_version=production)
     except RegistryError as error:
-        return None, production.version, f"production model unavailable: {error}"
+        return None, production.version, f"{PRODUCTION_UNAVAILABLE}: {error}"
     return _scores(booster, dataset.eval_features), production.version, "evaluated"
 
 

@@ -5,9 +5,11 @@ published results.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.db import transaction
 
 from catalog.progress import Reporter
 from ranking.features.contract import CONTRACT, NAMES
@@ -86,10 +88,12 @@ def model_train(
     reporter: Reporter | None = None,
     actor: str = "cli",
     evaluate: bool = True,
+    on_register: Callable[[ModelVersion], None] | None = None,
 ) -> TrainedCandidate:
     """Build the datasets, train the configured ranker and its position-bias counterpart,
     evaluate both beside the baselines and register the configured one as a candidate
-    with its full report. Registers exactly one version; decides nothing."""
+    with its full report. Registers exactly one version; decides nothing. ``on_register``
+    runs in the registration's transaction (the pipeline links its run there)."""
     reporter = reporter or Reporter.silent()
     windows = windows or windows_compute()
     dataset = dataset_build(windows=windows, reporter=reporter)
@@ -110,21 +114,24 @@ def model_train(
         training=_training_summary(chosen, position_bias),
     )
     train_window = windows.as_dict()["train"]
-    version = model_version_register(
-        model_text=chosen.booster.model_to_string(),
-        feature_contract=CONTRACT.as_dict(),
-        hyperparameters={**chosen.params, **settings.SEARCHOP_TRAINING},
-        windows=windows.as_dict(),
-        counts=dataset.counts,
-        data_digest=dataset.digest,
-        training_seconds=chosen.seconds,
-        report=report,
-        feature_importance=dict(
-            zip(NAMES, (float(v) for v in chosen.booster.feature_importance("gain")), strict=True)
-        ),
-        actor=actor,
-        reason=f"trained on {dataset.counts['train_lists']:,} lists ({train_window[0][:10]} .. {train_window[1][:10]})",
-    )
+    with transaction.atomic():
+        version = model_version_register(
+            model_text=chosen.booster.model_to_string(),
+            feature_contract=CONTRACT.as_dict(),
+            hyperparameters={**chosen.params, **settings.SEARCHOP_TRAINING},
+            windows=windows.as_dict(),
+            counts=dataset.counts,
+            data_digest=dataset.digest,
+            training_seconds=chosen.seconds,
+            report=report,
+            feature_importance=dict(
+                zip(NAMES, (float(v) for v in chosen.booster.feature_importance("gain")), strict=True)
+            ),
+            actor=actor,
+            reason=f"trained on {dataset.counts['train_lists']:,} lists ({train_window[0][:10]} .. {train_window[1][:10]})",
+        )
+        if on_register is not None:
+            on_register(version)
     report["version"] = version.version
     return TrainedCandidate(version=version, report=report, dataset=dataset, result=chosen)
 
