@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from ranking.rankers import BASELINES
 
@@ -44,6 +45,12 @@ class Decision:
         return {"action": self.action, "reason": self.reason, "gates": self.gates}
 
 
+class _Gate(NamedTuple):
+    name: str
+    passed: bool
+    failure: str | None  # why it did not pass, where there is something to say
+
+
 def _value(report: dict, section: str, ranker: str, metric: str) -> float | None:
     entry = (report.get(section) or {}).get(ranker)
     if not entry:
@@ -55,54 +62,21 @@ def _value(report: dict, section: str, ranker: str, metric: str) -> float | None
 
 
 def decision_make(*, report: dict, has_production: bool, policy: Policy) -> Decision:
-    failures: list[str] = []
-    gates: dict[str, bool] = {}
-
-    judged = int((report.get("counts") or {}).get("eval_lists_with_click") or 0)
-    gates["enough_eval_lists"] = judged >= policy.min_eval_lists_with_click
-    if not gates["enough_eval_lists"]:
-        failures.append(
-            f"only {judged} evaluation lists with a click (at least {policy.min_eval_lists_with_click} "
-            "needed to judge on)"
-        )
-
-    model_values = {
-        "debiased ndcg@10": _value(report, "debiased", "model", "ndcg@10"),
-        "ndcg@10": _value(report, "metrics", "model", "ndcg@10"),
-        "mrr": _value(report, "metrics", "model", "mrr"),
-        "ctr@10": _value(report, "metrics", "model", "ctr@10"),
-    }
-    missing = [name for name, value in model_values.items() if value is None]
-    gates["no_nan"] = not missing
-    if missing:
-        failures.append(f"model metrics missing or NaN: {', '.join(missing)}")
-
-    model_debiased = model_values["debiased ndcg@10"]
-    beaten = []
-    for baseline in policy.gate_baselines:
-        value = _value(report, "debiased", baseline, "ndcg@10")
-        if value is None:
-            continue
-        if model_debiased is None or model_debiased <= value:
-            beaten.append(f"{baseline} {value:.4f}")
-    gates["debiased_above_baselines"] = model_debiased is not None and not beaten
-    if beaten:
-        failures.append(f"debiased NDCG@10 {_fmt(model_debiased)} not above {', '.join(beaten)}")
-
-    for metric in ("ndcg@10", "mrr"):
-        below = []
-        for baseline in policy.click_gate_baselines:
-            value = _value(report, "metrics", baseline, metric)
-            model_value = model_values[metric]
-            if value is not None and (model_value is None or model_value <= value):
-                below.append(f"{baseline} {value:.4f}")
-        gates[f"click_{metric}_above_popularity_random"] = model_values[metric] is not None and not below
-        if below:
-            failures.append(f"click {metric} {_fmt(model_values[metric])} not above {', '.join(below)}")
-
+    """Promote or reject the model of ``report`` under ``policy`` (the rules of the module
+    docstring): every gate must pass, then, with a production model, the model must beat it.
+    The decision names the numbers it rests on and records each gate."""
+    model = _model_values(report)
+    checked = [
+        _enough_eval_lists(report, policy),
+        _no_nan(model),
+        _debiased_above_baselines(report, model, policy),
+        *(_click_above_baselines(report, model, policy, metric) for metric in ("ndcg@10", "mrr")),
+    ]
+    gates = {gate.name: gate.passed for gate in checked}
+    failures = [gate.failure for gate in checked if gate.failure]
+    model_debiased = model["debiased ndcg@10"]
     if failures or model_debiased is None:
         return Decision(REJECTED, "gates failed: " + "; ".join(failures), gates)
-
     if not has_production:
         return Decision(
             PROMOTED,
@@ -110,7 +84,66 @@ def decision_make(*, report: dict, has_production: bool, policy: Policy) -> Deci
             f"and the click gates pass",
             gates,
         )
+    return _against_production(report, model_debiased, policy, gates)
 
+
+def _model_values(report: dict) -> dict[str, float | None]:
+    return {
+        "debiased ndcg@10": _value(report, "debiased", "model", "ndcg@10"),
+        "ndcg@10": _value(report, "metrics", "model", "ndcg@10"),
+        "mrr": _value(report, "metrics", "model", "mrr"),
+        "ctr@10": _value(report, "metrics", "model", "ctr@10"),
+    }
+
+
+def _enough_eval_lists(report: dict, policy: Policy) -> _Gate:
+    judged = int((report.get("counts") or {}).get("eval_lists_with_click") or 0)
+    enough = judged >= policy.min_eval_lists_with_click
+    failure = (
+        f"only {judged} evaluation lists with a click (at least {policy.min_eval_lists_with_click} "
+        "needed to judge on)"
+    )
+    return _Gate("enough_eval_lists", enough, None if enough else failure)
+
+
+def _no_nan(model: dict[str, float | None]) -> _Gate:
+    missing = [name for name, value in model.items() if value is None]
+    return _Gate(
+        "no_nan", not missing, f"model metrics missing or NaN: {', '.join(missing)}" if missing else None
+    )
+
+
+def _debiased_above_baselines(report: dict, model: dict[str, float | None], policy: Policy) -> _Gate:
+    model_debiased = model["debiased ndcg@10"]
+    beaten = []
+    for baseline in policy.gate_baselines:
+        value = _value(report, "debiased", baseline, "ndcg@10")
+        if value is None:
+            continue
+        if model_debiased is None or model_debiased <= value:
+            beaten.append(f"{baseline} {value:.4f}")
+    failure = f"debiased NDCG@10 {_fmt(model_debiased)} not above {', '.join(beaten)}" if beaten else None
+    return _Gate("debiased_above_baselines", model_debiased is not None and not beaten, failure)
+
+
+def _click_above_baselines(
+    report: dict, model: dict[str, float | None], policy: Policy, metric: str
+) -> _Gate:
+    model_value = model[metric]
+    below = []
+    for baseline in policy.click_gate_baselines:
+        value = _value(report, "metrics", baseline, metric)
+        if value is not None and (model_value is None or model_value <= value):
+            below.append(f"{baseline} {value:.4f}")
+    failure = f"click {metric} {_fmt(model_value)} not above {', '.join(below)}" if below else None
+    return _Gate(f"click_{metric}_above_popularity_random", model_value is not None and not below, failure)
+
+
+def _against_production(
+    report: dict, model_debiased: float, policy: Policy, gates: dict[str, bool]
+) -> Decision:
+    """With the gates passed: promote when the model beats production by the relative threshold
+    and the paired interval of the difference lies above 0."""
     production = _value(report, "debiased", "production", "ndcg@10")
     interval = ((report.get("intervals") or {}).get("model-production") or {}).get("debiased_ndcg@10")
     if production is None:

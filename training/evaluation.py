@@ -1,7 +1,7 @@
 """Offline evaluation of rankers on the evaluation lists, beside the baselines.
 
 Pure numpy/pandas. Every ranker reorders the same logged lists; the metrics are those of
-``training.metrics``:
+``training.metrics``, the intervals those of ``training.statistics``:
 
 * click metrics over the lists with at least one click: NDCG@10 (gain 2^label - 1, log2
   discount), MRR (first click), CTR@10 (the share of the list's clicks in the top 10);
@@ -26,7 +26,8 @@ import numpy as np
 import pandas as pd
 
 from ranking.rankers import RANKER_NAMES
-from training import metrics
+from training import metrics, statistics
+from training.propensity import PropensityModel
 
 SEGMENTS = ("head", "torso", "tail")
 K = 10
@@ -79,12 +80,12 @@ class RankerResult:
     ndcg: np.ndarray
     mrr: np.ndarray
     ctr: np.ndarray
-    debiased: metrics.PooledParts
+    debiased: statistics.PooledParts
     truth: np.ndarray | None
 
 
 def _ranker_result(
-    data: EvaluationData, ranks: np.ndarray, propensity: metrics.PropensityModel, clicked_lists: np.ndarray
+    data: EvaluationData, ranks: np.ndarray, propensity: PropensityModel, clicked_lists: np.ndarray
 ) -> RankerResult:
     n = data.num_lists
     idx = data.list_index
@@ -111,15 +112,15 @@ def _mean(values: np.ndarray, mask: np.ndarray | None = None) -> float | None:
     return float(finite.mean()) if finite.size else None
 
 
-def _pooled(parts: metrics.PooledParts, mask: np.ndarray | None = None) -> float | None:
+def _pooled(parts: statistics.PooledParts, mask: np.ndarray | None = None) -> float | None:
     num, den = parts
     if mask is not None:
         num, den = num[mask], den[mask]
-    value = metrics.pooled_ratio(num, den)
+    value = statistics.pooled_ratio(num, den)
     return None if math.isnan(value) else value
 
 
-def _interval(interval: metrics.Interval) -> list[float] | None:
+def _interval(interval: statistics.Interval) -> list[float] | None:
     if math.isnan(interval.low) or math.isnan(interval.high):
         return None
     return [round(interval.low, 6), round(interval.high, 6)]
@@ -129,7 +130,7 @@ def evaluation_report(
     *,
     data: EvaluationData,
     scores: Mapping[str, np.ndarray | None],
-    propensity: metrics.PropensityModel,
+    propensity: PropensityModel,
     seed: int = 0,
     n_resamples: int = 1000,
 ) -> dict:
@@ -197,15 +198,15 @@ def evaluation_report(
 def _intervals(model: RankerResult, other: RankerResult, *, seed: int, n_resamples: int) -> dict:
     kwargs = {"seed": seed, "n_resamples": n_resamples}
     out = {
-        "ndcg@10": _interval(metrics.paired_bootstrap_interval(model.ndcg, other.ndcg, **kwargs)),
-        "mrr": _interval(metrics.paired_bootstrap_interval(model.mrr, other.mrr, **kwargs)),
-        "ctr@10": _interval(metrics.paired_bootstrap_interval(model.ctr, other.ctr, **kwargs)),
+        "ndcg@10": _interval(statistics.paired_bootstrap_interval(model.ndcg, other.ndcg, **kwargs)),
+        "mrr": _interval(statistics.paired_bootstrap_interval(model.mrr, other.mrr, **kwargs)),
+        "ctr@10": _interval(statistics.paired_bootstrap_interval(model.ctr, other.ctr, **kwargs)),
         "debiased_ndcg@10": _interval(
-            metrics.pooled_ratio_bootstrap_interval(*model.debiased, *other.debiased, **kwargs)
+            statistics.pooled_ratio_bootstrap_interval(*model.debiased, *other.debiased, **kwargs)
         ),
     }
     if model.truth is not None and other.truth is not None:
         out["truth_ndcg@10"] = _interval(
-            metrics.paired_bootstrap_interval(model.truth, other.truth, **kwargs)
+            statistics.paired_bootstrap_interval(model.truth, other.truth, **kwargs)
         )
     return out

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import lightgbm as lgb
 import numpy as np
@@ -21,6 +23,8 @@ import pandas as pd
 
 from training import metrics
 from training.lists import group_sizes
+from training.propensity import PropensityModel
+from training.statistics import pooled_ratio
 
 VALIDATION_METRIC = "debiased_ndcg@10"
 
@@ -86,7 +90,7 @@ class _DebiasedFeval:
     computed every ``every`` rounds (and at the first and last); in between it repeats the
     last value, because computing it costs more than a round of boosting on small data."""
 
-    def __init__(self, valid: RankingSet, propensity: metrics.PropensityModel, *, every: int, rounds: int):
+    def __init__(self, valid: RankingSet, propensity: PropensityModel, *, every: int, rounds: int):
         self.valid, self.propensity, self.every, self.rounds = valid, propensity, max(every, 1), rounds
         self.calls = 0
         self.last = float("nan")
@@ -96,13 +100,14 @@ class _DebiasedFeval:
         self.calls += 1
         if self.calls == 1 or self.calls % self.every == 0 or self.calls == self.rounds:
             ranks = metrics.ranks_from_scores(self.valid.list_index, predictions)
-            self.last = metrics.debiased_ndcg_at_k(
+            parts = metrics.debiased_ndcg_parts(
                 self.valid.list_index,
                 ranks,
                 self.valid.labels,
                 logged_positions=self.valid.positions,
                 propensity=self.propensity,
             )
+            self.last = pooled_ratio(*parts)
             self.points.append((self.calls, self.last))
         return VALIDATION_METRIC, self.last, True
 
@@ -115,7 +120,7 @@ def ranker_train(
     params: dict,
     num_boost_round: int,
     early_stopping_rounds: int | None,
-    propensity: metrics.PropensityModel,
+    propensity: PropensityModel,
     position_bias: bool,
     position_bias_regularization: float = 0.0,
     validation_every: int = 1,
@@ -130,50 +135,31 @@ def ranker_train(
     if position_bias:
         params["lambdarank_position_bias_regularization"] = position_bias_regularization
     started = time.perf_counter()
-    train_set = lgb.Dataset(
-        train.features,
-        label=train.labels,
-        group=train.groups,
+    train_set = grouped_dataset(
+        train,
         position=(train.positions - 1) if position_bias else None,
         feature_name=feature_names,
         free_raw_data=False,
     )
-    callbacks: list = []
-    curve: list[float] = []
-    curve_rounds: list[int] = []
-    valid_sets: list[lgb.Dataset] = []
-    feval: _DebiasedFeval | None = None
+    valid_set, feval = None, None
     if valid is not None and valid.num_lists > 0:
-        valid_set = lgb.Dataset(
-            valid.features,
-            label=valid.labels,
-            group=valid.groups,
-            reference=train_set,
-            feature_name=feature_names,
-        )
-        valid_sets = [valid_set]
+        valid_set = grouped_dataset(valid, reference=train_set, feature_name=feature_names)
         # Early stopping needs the metric every round; otherwise every ``validation_every``.
-        feval = _DebiasedFeval(
-            valid, propensity, every=1 if early_stopping_rounds else validation_every, rounds=num_boost_round
-        )
-        if early_stopping_rounds:
-            callbacks.append(lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False))
-    booster = lgb.train(
+        every = 1 if early_stopping_rounds else validation_every
+        feval = _DebiasedFeval(valid, propensity, every=every, rounds=num_boost_round)
+    booster = booster_train(
         params,
         train_set,
-        num_boost_round=num_boost_round,
-        valid_sets=valid_sets,
-        valid_names=["validation"] if valid_sets else None,
+        num_boost_round,
+        valid=valid_set,
         feval=feval,
-        callbacks=callbacks,
+        early_stopping_rounds=early_stopping_rounds,
     )
-    if feval is not None:
-        curve_rounds = [round_ for round_, _ in feval.points]
-        curve = [float(value) for _, value in feval.points]
     best = booster.best_iteration or booster.current_iteration()
     if best and best < booster.current_iteration():
         # Keep only the trees up to the best round: the stored model is what was validated.
         booster = lgb.Booster(model_str=booster.model_to_string(num_iteration=best))
+    points = feval.points if feval is not None else []
     return TrainResult(
         booster=booster,
         best_iteration=int(best),
@@ -181,8 +167,55 @@ def ranker_train(
         seconds=time.perf_counter() - started,
         params=params,
         position_bias=position_bias,
-        validation_curve=curve,
-        validation_rounds=curve_rounds,
+        validation_curve=[float(value) for _, value in points],
+        validation_rounds=[round_ for round_, _ in points],
+    )
+
+
+class GroupedRows(Protocol):
+    """Rows of ranking lists as LightGBM takes them: a matrix, labels and the list sizes."""
+
+    @property
+    def features(self) -> np.ndarray: ...
+
+    @property
+    def labels(self) -> np.ndarray: ...
+
+    @property
+    def groups(self) -> np.ndarray: ...
+
+
+def grouped_dataset(rows: GroupedRows, **options: Any) -> lgb.Dataset:
+    """``rows`` as a LightGBM Dataset grouped by list; ``options`` go to ``lightgbm.Dataset``
+    (``reference``, ``feature_name``, ``position`` ...)."""
+    return lgb.Dataset(rows.features, label=rows.labels, group=rows.groups, **options)
+
+
+def booster_train(
+    params: dict,
+    train: lgb.Dataset,
+    num_boost_round: int,
+    *,
+    valid: lgb.Dataset | None = None,
+    valid_name: str = "validation",
+    early_stopping_rounds: int | None = None,
+    feval: Callable | None = None,
+    keep_training_booster: bool = False,
+) -> lgb.Booster:
+    """``lightgbm.train`` on ``train``, watching ``valid`` (when given) with ``params``' metric
+    or ``feval``, and stopping early on the first metric when ``early_stopping_rounds``."""
+    callbacks: list[Callable] = []
+    if valid is not None and early_stopping_rounds:
+        callbacks.append(lgb.early_stopping(early_stopping_rounds, first_metric_only=True, verbose=False))
+    return lgb.train(
+        params,
+        train,
+        num_boost_round=num_boost_round,
+        valid_sets=[valid] if valid is not None else [],
+        valid_names=[valid_name] if valid is not None else None,
+        feval=feval,
+        callbacks=callbacks,
+        keep_training_booster=keep_training_booster,
     )
 
 
@@ -193,11 +226,7 @@ def booster_train_bare(
     ``TrainResult.params`` and the rounds ``ranker_train`` ran to repeat its training
     exactly, without validation set, evaluation function or callbacks."""
     started = time.perf_counter()
-    dataset = lgb.Dataset(
-        train.features,
-        label=train.labels,
-        group=train.groups,
-        position=(train.positions - 1) if position_bias else None,
-    )
-    booster = lgb.train({**params, "objective": "lambdarank", "metric": "None"}, dataset, num_boost_round)
+    dataset = grouped_dataset(train, position=(train.positions - 1) if position_bias else None)
+    params = {**params, "objective": "lambdarank", "metric": "None"}
+    booster = booster_train(params, dataset, num_boost_round)
     return booster, time.perf_counter() - started

@@ -10,9 +10,10 @@ import pytest
 from ranking.rankers import RANKER_NAMES as RANKERS
 from training import metrics
 from training.evaluation import EvaluationData, evaluation_report, query_segments
+from training.propensity import PropensityModel
 
 N_LISTS, SIZE = 60, 10
-PROPENSITY = metrics.PropensityModel(eta=1.0)
+PROPENSITY = PropensityModel(eta=1.0)
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""The offline ranking metrics: hand-computed cases, a per-list reference implementation,
-scikit-learn's NDCG, and properties over generated lists."""
+"""The offline ranking metrics (``training.metrics``): hand-computed cases, a per-list
+reference implementation, scikit-learn's NDCG, and properties over generated lists."""
 
 from __future__ import annotations
 
@@ -12,12 +12,12 @@ from hypothesis import strategies as st
 from sklearn.metrics import ndcg_score
 
 from training import metrics
-from training.metrics import PropensityModel
+from training.propensity import PropensityModel
+from training.statistics import pooled_ratio
 
 LOG2_3 = math.log2(3)  # the discount of rank 2 is 1 / log2(3)
 LOG2_5 = math.log2(5)  # the discount of rank 4 is 1 / log2(5)
 FLAT = PropensityModel(eta=0.0)  # every propensity 1: no debiasing
-ATTRACTION = np.array([0.05, 0.14, 0.28, 0.50])  # click probability of an examined item by grade
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -45,15 +45,6 @@ def reference_dcg(ranks: np.ndarray, gains: np.ndarray, k: int) -> float:
 def reference_ideal_dcg(gains: np.ndarray, k: int) -> float:
     ideal = sorted(gains, reverse=True)
     return sum(g / math.log2(i + 2) for i, g in enumerate(ideal[:k]))
-
-
-def simulate_randomised_lists(n_lists: int, eta: float, seed: int, size: int = 15):
-    """Randomised lists under the position-based model: relevance independent of position."""
-    rng = np.random.default_rng(seed)
-    positions = np.tile(np.arange(1, size + 1), n_lists)
-    attraction = ATTRACTION[rng.integers(0, 4, positions.size)]
-    clicked = rng.random(positions.size) < attraction * positions.astype(float) ** -eta
-    return positions, clicked
 
 
 def interleave_keeping_order_within_lists(list_index: np.ndarray, rng: np.random.Generator):
@@ -240,7 +231,7 @@ def test_debiased_ndcg_is_the_pooled_plain_dcg_ratio_when_all_propensities_are_o
             ideal.append(reference_ideal_dcg(gains, 10))
     np.testing.assert_allclose(parts.numerators[np.isfinite(parts.numerators)], dcg)
     np.testing.assert_allclose(parts.denominators[np.isfinite(parts.denominators)], ideal)
-    assert metrics.pooled_ratio(*parts) == pytest.approx(sum(dcg) / sum(ideal))
+    assert pooled_ratio(*parts) == pytest.approx(sum(dcg) / sum(ideal))
 
 
 def test_debiased_ndcg_by_hand_for_two_lists():
@@ -258,9 +249,7 @@ def test_debiased_ndcg_by_hand_for_two_lists():
     np.testing.assert_allclose(parts.numerators, [2.0, 1 + 28 / LOG2_5])
     np.testing.assert_allclose(parts.denominators, [2.0, 28 + 1 / LOG2_3])
     expected = (2 + 1 + 28 / LOG2_5) / (2 + 28 + 1 / LOG2_3)  # = 0.4916...
-    result = metrics.debiased_ndcg_at_k(
-        list_index, ranks, labels, logged_positions=logged, propensity=PropensityModel(eta=1.0)
-    )
+    result = pooled_ratio(*parts)  # the debiased NDCG@10
     assert result == pytest.approx(expected)
     # The per-list mean would be (1 + 0.526...) / 2: the weights change the answer.
     assert result == pytest.approx(0.4916, abs=1e-4)
@@ -291,172 +280,6 @@ def test_debiased_parts_are_nan_for_lists_without_clicks():
     )
     np.testing.assert_array_equal(np.isnan(parts.numerators), [True, False])
     np.testing.assert_array_equal(np.isnan(parts.denominators), [True, False])
-
-
-def test_pooled_ratio_ignores_lists_left_out_and_is_nan_without_any():
-    assert metrics.pooled_ratio([1.0, np.nan, 2.0], [2.0, np.nan, 4.0]) == pytest.approx(0.5)
-    assert np.isnan(metrics.pooled_ratio([np.nan], [np.nan]))
-    assert np.isnan(metrics.pooled_ratio([], []))
-
-
-# --- propensities ----------------------------------------------------------------------------
-
-
-def test_propensity_is_one_at_the_top_and_clipped_below():
-    model = PropensityModel(eta=1.0, clip=0.05)
-    np.testing.assert_allclose(model.propensity([1, 2, 4, 20, 100]), [1.0, 0.5, 0.25, 0.05, 0.05])
-    assert model.weights([1, 100]).tolist() == [1.0, 20.0]
-    with pytest.raises(ValueError):
-        model.propensity([0])
-
-
-@pytest.mark.parametrize("eta", [1.0, 0.7])
-def test_propensity_fit_recovers_eta_from_randomised_lists(eta):
-    positions, clicked = simulate_randomised_lists(3000, eta, seed=1)
-    model = metrics.propensity_fit(positions, clicked)
-    assert model.source == "fitted"
-    assert model.eta == pytest.approx(eta, abs=0.08)
-    assert abs(model.eta - eta) < 4 * model.eta_se
-    assert model.a == pytest.approx(ATTRACTION.mean(), abs=0.03)  # ctr at position 1
-    assert model.n_lists == 3000
-    assert model.n_clicks == clicked.sum()
-    assert model.n_impressions == positions.size
-
-
-def test_propensity_fit_stays_finite_and_sane_with_150_lists():
-    for seed in range(20):
-        positions, clicked = simulate_randomised_lists(150, 1.0, seed=seed)
-        model = metrics.propensity_fit(positions, clicked)
-        assert model.source == "fitted"
-        assert abs(model.eta - 1.0) < 0.35  # the standard error is about 0.09 here
-        assert 0 < model.eta_se < 0.2
-        weights = model.weights(np.arange(1, 16))
-        assert np.all(np.isfinite(weights))
-        assert weights.max() <= 20.0
-
-
-def test_propensity_fit_counts_lists_by_list_index_when_given():
-    positions, clicked = simulate_randomised_lists(40, 1.0, seed=2)
-    model = metrics.propensity_fit(positions, clicked, list_index=np.repeat(np.arange(40), 15))
-    assert model.n_lists == 40
-
-
-def test_propensity_fit_falls_back_to_the_default_without_enough_clicks():
-    empty = metrics.propensity_fit(np.array([], dtype=int), np.array([], dtype=bool))
-    assert (empty.source, empty.eta, empty.n_lists, empty.n_clicks) == ("default", 1.0, 0, 0)
-    assert math.isnan(empty.a)
-    positions, clicked = simulate_randomised_lists(5, 1.0, seed=3)
-    few = metrics.propensity_fit(positions, clicked, min_clicks=20)
-    assert few.source == "default"
-    assert (few.n_lists, few.n_clicks) == (5, clicked.sum())
-    assert few.n_clicks < 20
-
-
-def test_propensity_fit_needs_two_positions_to_fit_a_slope():
-    model = metrics.propensity_fit(np.ones(500, dtype=int), np.arange(500) % 3 == 0)
-    assert model.source == "default"
-
-
-def test_propensity_model_as_dict_is_plain_values():
-    record = PropensityModel.default().as_dict()
-    assert (record["source"], record["eta"], record["clip"]) == ("default", 1.0, 0.05)
-
-
-# --- bootstrap -------------------------------------------------------------------------------
-
-
-def paired_values(rng: np.random.Generator, n: int, true_difference: float):
-    difficulty = rng.uniform(0.2, 0.8, n)  # shared by both rankers: the pairing removes it
-    a = difficulty + true_difference + rng.normal(0, 0.15, n)
-    b = difficulty + rng.normal(0, 0.15, n)
-    return a, b
-
-
-def test_paired_bootstrap_covers_the_true_difference_about_95_percent_of_the_time():
-    hits = 0
-    for seed in range(200):
-        a, b = paired_values(np.random.default_rng(seed), 300, 0.02)
-        low, high = metrics.paired_bootstrap_interval(a, b, n_resamples=400, seed=seed)
-        hits += low <= 0.02 <= high
-    assert 0.90 <= hits / 200 <= 0.99
-
-
-def test_paired_bootstrap_is_deterministic_for_a_seed():
-    a, b = paired_values(np.random.default_rng(0), 2000, 0.01)
-    first = metrics.paired_bootstrap_interval(a, b, seed=3)
-    assert first == metrics.paired_bootstrap_interval(a, b, seed=3)
-    assert first != metrics.paired_bootstrap_interval(a, b, seed=4)
-    assert first.low < float(np.mean(a - b)) < first.high
-
-
-def test_paired_bootstrap_narrows_with_more_lists():
-    a, b = paired_values(np.random.default_rng(1), 8000, 0.01)
-    small = metrics.paired_bootstrap_interval(a[:2000], b[:2000])
-    large = metrics.paired_bootstrap_interval(a, b)
-    # four times the lists: about half the width
-    assert (large.high - large.low) < 0.6 * (small.high - small.low)
-
-
-def test_paired_bootstrap_drops_pairs_with_nan():
-    a, b = paired_values(np.random.default_rng(2), 500, 0.05)
-    with_gaps_a, with_gaps_b = a.copy(), b.copy()
-    with_gaps_a[::7] = np.nan
-    with_gaps_b[::11] = np.nan
-    keep = np.isfinite(with_gaps_a) & np.isfinite(with_gaps_b)
-    assert metrics.paired_bootstrap_interval(with_gaps_a, with_gaps_b) == (
-        metrics.paired_bootstrap_interval(a[keep], b[keep])
-    )
-    assert np.isnan(metrics.paired_bootstrap_interval([np.nan, 1.0], [0.0, np.nan])).all()
-
-
-def test_pooled_ratio_bootstrap_covers_the_true_difference():
-    hits = 0
-    for seed in range(100):
-        rng = np.random.default_rng(seed)
-        den = rng.gamma(2.0, 5.0, 400)  # ideal weighted DCG, heavy-ish tail
-        num_a = den * rng.beta(6, 4, 400)  # E[ratio] = 0.6
-        num_b = den * rng.beta(5, 5, 400)  # E[ratio] = 0.5
-        low, high = metrics.pooled_ratio_bootstrap_interval(
-            num_a, den, num_b, den, n_resamples=400, seed=seed
-        )
-        hits += low <= 0.1 <= high
-    assert 0.88 <= hits / 100 <= 1.0
-
-
-def test_pooled_ratio_bootstrap_resamples_whole_lists():
-    rng = np.random.default_rng(5)
-    num_a, num_b = rng.random(50), rng.random(50)
-    den_a, den_b = num_a + rng.random(50), num_b + rng.random(50)
-    # The reference: one matrix of list indices, each resample recomputes both pooled ratios.
-    rows = np.random.default_rng(9).integers(0, 50, size=(300, 50))
-    diff = num_a[rows].sum(1) / den_a[rows].sum(1) - num_b[rows].sum(1) / den_b[rows].sum(1)
-    expected = np.quantile(diff, [0.05, 0.95])
-    result = metrics.pooled_ratio_bootstrap_interval(
-        num_a, den_a, num_b, den_b, n_resamples=300, confidence=0.9, seed=9
-    )
-    np.testing.assert_allclose(result, expected)
-    # One shared denominator takes the two-column path and gives the same numbers.
-    shared = metrics.pooled_ratio_bootstrap_interval(num_a, den_a, num_b, den_a, n_resamples=300, seed=9)
-    diff = (num_a[rows].sum(1) - num_b[rows].sum(1)) / den_a[rows].sum(1)
-    np.testing.assert_allclose(shared, np.quantile(diff, [0.025, 0.975]))
-
-
-def test_pooled_ratio_bootstrap_is_nan_safe():
-    num = np.array([1.0, np.nan, 2.0, 3.0])
-    den = np.array([2.0, np.nan, 4.0, 6.0])
-    low, high = metrics.pooled_ratio_bootstrap_interval(num, den, num, den)
-    assert low == high == 0.0  # the same ranker twice
-    assert np.isnan(metrics.pooled_ratio_bootstrap_interval([np.nan], [np.nan], [1.0], [1.0])).all()
-    # Resamples with a zero denominator total are skipped, not propagated.
-    low, high = metrics.pooled_ratio_bootstrap_interval([0.0, 1.0], [0.0, 2.0], [0.0, 0.5], [0.0, 2.0])
-    assert low == high == pytest.approx(0.25)
-
-
-def test_the_bootstrap_uses_the_same_resamples_across_chunks(monkeypatch):
-    a, b = paired_values(np.random.default_rng(3), 1000, 0.02)
-    whole = metrics.paired_bootstrap_interval(a, b, n_resamples=200, seed=1)
-    monkeypatch.setattr(metrics, "_BOOTSTRAP_CHUNK_ELEMENTS", 1000 * 7)  # 7 resamples a chunk
-    assert metrics.paired_bootstrap_interval(a, b, n_resamples=200, seed=1) == pytest.approx(whole)
 
 
 # --- properties ------------------------------------------------------------------------------

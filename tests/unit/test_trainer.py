@@ -9,10 +9,11 @@ import pytest
 from django.conf import settings
 
 from training import metrics
+from training.propensity import PropensityModel
 from training.trainer import RankingSet, TrainResult, ranker_train
 
 ROUNDS = 15
-PROPENSITY = metrics.PropensityModel(eta=1.0)
+PROPENSITY = PropensityModel(eta=1.0)
 FEATURES = ["relevant", "noise_a", "noise_b", "half_relevant", "noise_c"]
 
 

@@ -24,8 +24,10 @@ from ranking.features.matrix import matrix_build
 from ranking.features.snapshot import FeatureSnapshot
 from ranking.models import FeatureSet
 from ranking.services import FeatureBuild, features_build
-from training import evaluation, metrics
+from training import evaluation
 from training.errors import PipelineError
+from training.letor.write import letor_write
+from training.propensity import PropensityModel, propensity_fit
 from training.selectors import lists_get, randomised_lists_get, truth_get
 from training.trainer import RankingSet
 
@@ -81,8 +83,8 @@ class Dataset:
     eval_lists: pd.DataFrame
     eval_features: np.ndarray
     eval_data: evaluation.EvaluationData
-    train_propensity: metrics.PropensityModel
-    eval_propensity: metrics.PropensityModel
+    train_propensity: PropensityModel
+    eval_propensity: PropensityModel
     counts: dict
     feature_sets: dict[str, int]
 
@@ -101,11 +103,11 @@ def lists_matrix_build(snapshot: FeatureSnapshot, lists: pd.DataFrame) -> np.nda
     )
 
 
-def _propensity_fit(lists: pd.DataFrame) -> metrics.PropensityModel:
+def _propensity_fit(lists: pd.DataFrame) -> PropensityModel:
     clip = settings.SEARCHOP_EVALUATION["propensity_clip"]
     if lists.empty:
-        return metrics.PropensityModel.default(clip=clip)
-    return metrics.propensity_fit(
+        return PropensityModel.default(clip=clip)
+    return propensity_fit(
         lists["position"].to_numpy(),
         lists["label"].to_numpy() > 0,
         list_index=lists["list_index"].to_numpy(),
@@ -213,8 +215,6 @@ def training_data_export(
     contract's columns in order, graded labels) as a LETOR file, one qid per list
     (``request_id``), or with a LightGBM ``.query`` side file; ``PATH.features`` names the
     feature of each index."""
-    from training.letor import letor_write
-
     reporter = reporter or Reporter.silent()
     windows = windows or windows_compute()
     build = features_build(until=windows.features_until, purpose=FeatureSet.Purpose.TRAIN, reporter=reporter)

@@ -13,6 +13,8 @@ from catalog.progress import Reporter
 from ranking.features.contract import CONTRACT, NAMES
 from ranking.models import ModelVersion
 from ranking.services import model_version_register
+from training.letor.benchmark import letor_train_evaluate
+from training.letor.read import letor_read
 from training.services.datasets import Dataset, Windows, dataset_build, windows_compute
 from training.services.evaluation import ranker_evaluate
 from training.trainer import TrainResult, ranker_train
@@ -131,8 +133,6 @@ def letor_train(*, train_path: str, valid_path: str, rounds: int, reporter: Repo
     """Train our LambdaMART (the settings' hyperparameters) on LETOR / SVMlight files and
     report NDCG@1/3/5/10 on the validation file, so the trainer can be checked against
     published results (MSLR-WEB10K) and other tools. Registers nothing."""
-    from training.letor import letor_read, letor_train_evaluate
-
     reporter = reporter or Reporter.silent()
     with reporter.step(f"Reading {train_path}") as info:
         train = letor_read(train_path)
