@@ -2,22 +2,26 @@
 
 PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT ... SELECT ... ON
 CONFLICT DO NOTHING`` (COPY itself has no ON CONFLICT). SQLite: ``INSERT OR IGNORE``. Both are idempotent by the table's unique key, and both run inside
-the caller's transaction, so a failed load leaves nothing behind.
+the caller's transaction, so a failed load leaves nothing behind. Events are stored once per
+``event_id`` (``catalog.models.EVENT_RESEND_WINDOW`` says how): both paths skip a copy whose
+id is stored within the window of its time, or that repeats an id earlier in the batch.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
 from django.db import connection
 from django.utils import timezone
 
-from catalog.models import Event, GroundTruth, SearchRequest
+from catalog.models import EVENT_RESEND_WINDOW, Event, GroundTruth, SearchRequest
 
 SQLITE_BATCH = 5_000
 
@@ -28,6 +32,8 @@ class TableSpec:
     columns: Sequence[tuple[str, str]]  # (column, PostgreSQL type)
     conflict: str
     text_columns: Sequence[str]
+    # Events: a copy of an id stored within this window of its time is not new either.
+    resend_window: timedelta | None = None
 
 
 EVENT_TABLE = TableSpec(
@@ -45,8 +51,9 @@ EVENT_TABLE = TableSpec(
         ("request_id", "text"),
         ("ingested_at", "timestamptz"),
     ),
-    conflict="event_id",
+    conflict='event_id, "timestamp"',
     text_columns=("user_id", "session_id", "query", "query_norm", "request_id", "product_external_id"),
+    resend_window=EVENT_RESEND_WINDOW,
 )
 REQUEST_TABLE = TableSpec(
     table=SearchRequest._meta.db_table,
@@ -63,7 +70,7 @@ REQUEST_TABLE = TableSpec(
         ("randomised", "boolean"),
         ("source", "text"),
     ),
-    conflict="request_id",
+    conflict='request_id, "timestamp"',
     text_columns=("query", "query_norm", "user_id", "session_id", "source"),
 )
 TRUTH_TABLE = TableSpec(
@@ -99,7 +106,34 @@ def _load(spec: TableSpec, frame: pd.DataFrame) -> int:
     frame = frame[[name for name, _ in spec.columns]]
     if connection.vendor == "postgresql":
         return _copy_load(spec, frame)
+    if spec.resend_window is not None:
+        frame = _events_new(frame, spec.resend_window)
     return _sqlite_load(spec, frame)
+
+
+def _events_new(frame: pd.DataFrame, window: timedelta, batch: int = 500) -> pd.DataFrame:
+    """SQLite's side of the re-send rule (PostgreSQL's is one statement, ``_insert_staged``):
+    the earliest copy of each id in ``frame``, unless the id is stored within ``window`` of
+    its time. Looked up in batches, under SQLite's limit on query parameters."""
+    frame = frame.reset_index(drop=True)
+    times = pd.to_datetime(frame["timestamp"], utc=True)
+    ids = frame["event_id"].map(lambda value: uuid.UUID(str(value)).hex)
+    order = pd.DataFrame({"id": ids, "time": times}).sort_values(["id", "time"], kind="stable")
+    first = order.drop_duplicates("id").index
+    stored: dict[str, list] = {}
+    unique_ids = ids.loc[first].tolist()
+    for start in range(0, len(unique_ids), batch):
+        rows = Event.objects.filter(event_id__in=unique_ids[start : start + batch]).values_list(
+            "event_id", "timestamp"
+        )
+        for event_id, timestamp in rows:
+            stored.setdefault(event_id.hex, []).append(timestamp)
+    new = [
+        index
+        for index in first
+        if not any(abs(times[index] - other) < window for other in stored.get(ids[index], ()))
+    ]
+    return frame.loc[sorted(new)]
 
 
 def _copy_load(spec: TableSpec, frame: pd.DataFrame) -> int:
@@ -114,13 +148,37 @@ def _copy_load(spec: TableSpec, frame: pd.DataFrame) -> int:
         with cursor.cursor.copy(f"COPY {staging} ({names}) FROM STDIN ({options})") as copy:
             for block in _csv_blocks(frame):
                 copy.write(block)
-        cursor.execute(
-            f"INSERT INTO {spec.table} ({names}) SELECT {names} FROM {staging} "
-            f"ON CONFLICT ({spec.conflict}) DO NOTHING"
-        )
-        inserted = cursor.rowcount
+        inserted = _insert_staged(cursor, spec, staging=staging, columns=names, values=names)
         cursor.execute(f"DROP TABLE {staging}")
     return inserted
+
+
+def _insert_staged(cursor, spec: TableSpec, *, staging: str, columns: str, values: str, params=None) -> int:
+    """``INSERT`` the staged rows (``values``, an expression list over ``staging``) that are
+    new; returns how many. Events: the earliest copy of each id in the batch, and none whose
+    id is stored within the re-send window of its time; the look-up is bounded by the batch's
+    times as constants, so PostgreSQL reads only the months they can match."""
+    params = dict(params or {})
+    select = f"SELECT {values} FROM {staging} s"
+    if spec.resend_window is not None:
+        cursor.execute(f'SELECT min("timestamp"), max("timestamp") FROM {staging}')
+        first, last = cursor.fetchone()
+        if first is None:
+            return 0
+        params.update(
+            window=spec.resend_window, since=first - spec.resend_window, until=last + spec.resend_window
+        )
+        select = (
+            f"SELECT DISTINCT ON (s.event_id) {values} FROM {staging} s WHERE NOT EXISTS ("
+            f"SELECT 1 FROM {spec.table} e WHERE e.event_id = s.event_id "
+            'AND e."timestamp" > s."timestamp" - %(window)s AND e."timestamp" < s."timestamp" + %(window)s '
+            'AND e."timestamp" > %(since)s AND e."timestamp" < %(until)s'
+            ') ORDER BY s.event_id, s."timestamp"'
+        )
+    cursor.execute(
+        f"INSERT INTO {spec.table} ({columns}) {select} ON CONFLICT ({spec.conflict}) DO NOTHING", params
+    )
+    return cursor.rowcount
 
 
 def _csv_blocks(frame: pd.DataFrame, rows_per_block: int = 200_000):
@@ -200,7 +258,8 @@ class EventsLoader:
 
     PostgreSQL: each chunk is COPYed into one temporary staging table in COPY's text format,
     built with a C-level join over the columns (``to_csv`` and ``strftime`` cost several times
-    more); ``finish`` runs a single ``INSERT ... SELECT ... ON CONFLICT (event_id) DO NOTHING``.
+    more); ``finish`` runs a single ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` of the
+    events that are new (``_insert_staged``).
     SQLite: ``events_load`` per chunk. Expects the columns of ``importers.events_check``.
     """
 
@@ -244,13 +303,14 @@ class EventsLoader:
         """Insert what was staged; returns the number of new events."""
         if self.postgres and self.staged:
             with connection.cursor() as cursor:
-                cursor.execute(
-                    f'INSERT INTO {EVENT_TABLE.table} ({self._names}, "ingested_at") '
-                    f"SELECT {self._names}, %s FROM {self.STAGING} "
-                    "ON CONFLICT (event_id) DO NOTHING",
-                    [self.ingested_at],
+                self.inserted = _insert_staged(
+                    cursor,
+                    EVENT_TABLE,
+                    staging=self.STAGING,
+                    columns=f'{self._names}, "ingested_at"',
+                    values=f"{self._names}, %(ingested_at)s",
+                    params={"ingested_at": self.ingested_at},
                 )
-                self.inserted = cursor.rowcount
                 cursor.execute(f"DROP TABLE {self.STAGING}")
             self.staged = 0
         return self.inserted
