@@ -288,11 +288,24 @@ SEARCHOP_DECISION = {
 # A run still "running" after this long is taken for dead (a killed worker) and closed.
 SEARCHOP_PIPELINE_TIMEOUT_HOURS = env.float("SEARCHOP_PIPELINE_TIMEOUT_HOURS", default=6.0)
 
+# Monthly partitions of the events and the impression log (PostgreSQL; catalog.partitions):
+# the daily upkeep prepares this many months ahead, and, when SEARCHOP_RETENTION_MONTHS is
+# above 0, drops the months before that many whole months ago (never those a production,
+# archived or candidate model was trained or evaluated on). 0 keeps everything; prune by hand
+# with ``manage.py prune --before DATE``.
+SEARCHOP_PARTITIONS_AHEAD_MONTHS = env.int("SEARCHOP_PARTITIONS_AHEAD_MONTHS", default=3)
+SEARCHOP_RETENTION_MONTHS = env.int("SEARCHOP_RETENTION_MONTHS", default=0)
+
 CELERY_BEAT_SCHEDULE = {
     "weekly-pipeline": {
         "task": "training.tasks.pipeline_run_task",
         "schedule": crontab(minute=0, hour=3, day_of_week=env.str("SEARCHOP_PIPELINE_DAY", default="mon")),
         "kwargs": {"trigger": "schedule"},
+    },
+    "partition-upkeep": {
+        "task": "training.tasks.partitions_upkeep_task",
+        "schedule": crontab(minute=30, hour=2),
+        "kwargs": {},
     },
 }
 

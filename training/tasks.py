@@ -18,6 +18,7 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
+from ranking.services import partitions_upkeep
 from training.errors import PipelineAlreadyRunning
 from training.models import PipelineRun
 from training.services.pipeline import pipeline_run
@@ -54,4 +55,18 @@ def pipeline_run_task(trigger: str = PipelineRun.Trigger.SCHEDULE, actor: str = 
         "decision": run.decision.get("action"),
     }
     logger.info("Pipeline run %s %s: v%s %s", run.pk, run.status, version, result["decision"])
+    return result
+
+
+@shared_task(acks_late=False, **TRANSIENT_RETRY)
+def partitions_upkeep_task() -> dict:
+    """The daily upkeep of the monthly partitions: months prepared ahead, and the retention
+    (``SEARCHOP_RETENTION_MONTHS``) applied. Returns what was created, dropped and kept."""
+    result = partitions_upkeep()
+    logger.info(
+        "Partition upkeep: created %s, dropped %s, kept %s",
+        result["created"] or "-",
+        result["dropped"] or "-",
+        result["kept"] or "-",
+    )
     return result
