@@ -35,17 +35,6 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "searchop_site.settings")
 
 from bench.markdown import block_write  # noqa: E402 - after the path set-up
 
-COLUMNS = [
-    "event_id",
-    "event_type",
-    "timestamp",
-    "user_id",
-    "session_id",
-    "query",
-    "product_id",
-    "position",
-    "request_id",
-]
 COPY_TABLE = "bench_copy_event"
 
 
@@ -68,21 +57,23 @@ def events_generate(path: Path, events: int, seed: int) -> tuple[int, float, flo
     """Write the generator's events as the importer's CSV; returns (events, generator s, total s)."""
     import numpy as np
 
+    from catalog.columns import EVENTS
     from catalog.synthetic import Generator, SyntheticConfig
 
+    columns = list(EVENTS.file_names)
     started = time.perf_counter()
     generator = Generator(SyntheticConfig(events=events, products=5_000, users=20_000, seed=seed))
     generating = time.perf_counter() - started
     written = 0
     with path.open("w", newline="") as out:
-        out.write(",".join(COLUMNS) + "\n")
+        out.write(",".join(columns) + "\n")
         for chunk in generator.chunks():
             tick = time.perf_counter()
             frame = chunk.events
             generating += time.perf_counter() - tick
             naive = frame["timestamp"].dt.tz_localize(None).to_numpy(dtype="datetime64[us]")
             frame = frame.assign(timestamp=np.datetime_as_string(naive, unit="us", timezone="UTC"))
-            frame[COLUMNS].to_csv(out, header=False, index=False)
+            frame[columns].to_csv(out, header=False, index=False)
             written += len(frame)
     return written, generating, time.perf_counter() - started
 
@@ -114,16 +105,18 @@ def import_timed(path: Path) -> tuple[float, str]:
 
 
 def copy_timed(path: Path, url: str) -> float:
+    from catalog.columns import EVENTS
     from catalog.models import Event
 
     table = Event._meta.db_table
     sql_run(f"DROP TABLE IF EXISTS {COPY_TABLE}")
     sql_run(f"CREATE TABLE {COPY_TABLE} (LIKE {table} INCLUDING ALL)")
     # \copy fills what the file has; the rest as the importer would.
-    sql_run(f"ALTER TABLE {COPY_TABLE} ALTER query_norm SET DEFAULT '', ALTER ingested_at SET DEFAULT now()")
+    derived = "".join(f"ALTER {EVENTS.db_column(c.name)} SET DEFAULT '', " for c in EVENTS if not c.in_file)
+    sql_run(f"ALTER TABLE {COPY_TABLE} {derived}ALTER ingested_at SET DEFAULT now()")
     sql_run("CHECKPOINT")
-    columns = ", ".join('"product_external_id"' if name == "product_id" else f'"{name}"' for name in COLUMNS)
-    text_columns = "user_id, session_id, query, product_external_id, request_id"
+    columns = ", ".join(f'"{EVENTS.db_column(name)}"' for name in EVENTS.file_names)
+    text_columns = ", ".join(EVENTS.db_column(name) for name in EVENTS.text if EVENTS[name].in_file)
     command = (
         f"\\copy {COPY_TABLE} ({columns}) FROM '{path}' "
         f"WITH (FORMAT csv, HEADER true, FORCE_NOT_NULL ({text_columns}))"

@@ -20,7 +20,6 @@ from tqdm import tqdm
 class Reporter:
     write: Callable[[str], None] | None = None
     stream: TextIO | None = None
-    timings: dict[str, float] = field(default_factory=dict)
     history: list[dict] = field(default_factory=list)
     _step: int = 0
 
@@ -55,7 +54,6 @@ class Reporter:
         started = time.perf_counter()
         yield info
         elapsed = time.perf_counter() - started
-        self.timings[title] = elapsed
         self.history.append({"step": title, "seconds": round(elapsed, 3), "info": dict(info)})
         details = " ".join(f"{key}={_fmt(value)}" for key, value in info.items())
         self.line(f"[{number}] {title}: done {details} ({elapsed:.2f} s)".replace("  ", " "))

@@ -9,6 +9,7 @@ import pandas as pd
 from django.db import connection
 from django.db.models import Max, Model
 
+from catalog.columns import EVENTS, PRODUCTS, Kind
 from catalog.models import Event, Product, SearchRequest
 
 
@@ -29,6 +30,7 @@ def row_count_estimate(*, model: type[Model]) -> int:
     return int(highest or 0)
 
 
+# The events' columns that lists and features read, in the order of their frames.
 EVENT_FRAME_COLUMNS = [
     "request_id",
     "event_type",
@@ -38,15 +40,7 @@ EVENT_FRAME_COLUMNS = [
     "query_norm",
     "user_id",
 ]
-_EVENT_SQL_COLUMNS = [
-    "request_id",
-    "event_type",
-    "product_external_id",
-    "position",
-    "timestamp",
-    "query_norm",
-    "user_id",
-]
+_EVENT_TEXT = [name for name in EVENT_FRAME_COLUMNS if EVENTS[name].kind in (Kind.TEXT, Kind.CHOICE)]
 
 
 def events_frame_get(
@@ -67,7 +61,7 @@ def events_frame_get(
     join = ""
     if request_ids_from == "randomised":
         join = f" JOIN {SearchRequest._meta.db_table} r ON r.request_id = e.request_id AND r.randomised"
-    columns = ", ".join(f"e.{name}" for name in _EVENT_SQL_COLUMNS)
+    columns = ", ".join(f"e.{EVENTS.db_column(name)}" for name in EVENT_FRAME_COLUMNS)
     sql = f"SELECT {columns} FROM {table} e{join} WHERE {' AND '.join(where)}"
     if connection.vendor == "postgresql":
         frame = _postgres_frame(sql, params)
@@ -78,7 +72,7 @@ def events_frame_get(
     frame.columns = EVENT_FRAME_COLUMNS
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601")
     frame["position"] = pd.to_numeric(frame["position"]).fillna(0).astype("int64")
-    for name in ("request_id", "event_type", "product_id", "query_norm", "user_id"):
+    for name in _EVENT_TEXT:
         frame[name] = frame[name].fillna("").astype(str)
     return frame
 
@@ -98,25 +92,26 @@ def _postgres_frame(sql: str, params: list) -> pd.DataFrame:
         buffer,
         header=None,
         names=EVENT_FRAME_COLUMNS,
-        dtype={"request_id": str, "event_type": str, "product_id": str, "query_norm": str, "user_id": str},
+        dtype=dict.fromkeys(_EVENT_TEXT, str),
         keep_default_na=False,
         na_values={"position": [""]},
     )
 
 
-CATALOG_FRAME_COLUMNS = ["product_id", "title", "description", "brand", "category", "price", "rating"]
+# The products' ranking attributes, the external id called product_id as in the events.
+_CATALOG_FIELDS = ["external_id", "title", "description", "brand", "category", "price", "rating"]
+CATALOG_FRAME_COLUMNS = ["product_id", *_CATALOG_FIELDS[1:]]
 
 
 def catalog_frame_get() -> pd.DataFrame:
     """Every product's ranking attributes: price and rating as floats (NaN when unrated)."""
-    rows = Product.objects.values_list(
-        "external_id", "title", "description", "brand", "category", "price", "rating"
-    ).order_by("id")
+    rows = Product.objects.values_list(*_CATALOG_FIELDS).order_by("id")
     frame = pd.DataFrame.from_records(rows.iterator(chunk_size=10_000), columns=CATALOG_FRAME_COLUMNS)
     frame["price"] = pd.to_numeric(frame["price"], errors="coerce").astype("float64").fillna(0.0)
     frame["rating"] = pd.to_numeric(frame["rating"], errors="coerce").astype("float64")
-    for name in ("product_id", "title", "description", "brand", "category"):
-        frame[name] = frame[name].fillna("").astype(str)
+    for field, name in zip(_CATALOG_FIELDS, CATALOG_FRAME_COLUMNS, strict=True):
+        if PRODUCTS[field].kind == Kind.TEXT:
+            frame[name] = frame[name].fillna("").astype(str)
     return frame
 
 

@@ -2,33 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
+import numpy as np
 import pandas as pd
 from django.db import transaction
 from django.db.models import Case, F, OuterRef, Subquery, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from catalog import importers, loading, text
+from catalog import loading, text
+from catalog.columns import EVENTS, PRODUCTS, Column, Columns, Kind
+from catalog.importers import validation
+from catalog.importers.reading import CHUNK_ROWS, ImportFileError, RawChunk, RowError, read_chunks
+from catalog.importers.validation import Checked
 from catalog.models import Event, GroundTruth, Product, SearchRequest
 from catalog.progress import Reporter
 from catalog.synthetic import Generator, Summary, SyntheticConfig
 
-PRODUCT_UPDATE_FIELDS = [
-    "title",
-    "description",
-    "brand",
-    "category",
-    "price",
-    "rating",
-    "attributes",
-    "active",
-]
+QUERY_NORM_LIMIT = EVENTS.limits["query_norm"]
+# Every product column but the key: a known product's row overwrites them all.
+PRODUCT_UPDATE_FIELDS = [column.field_name for column in PRODUCTS if column.name != PRODUCTS.key]
 
 
 def products_upsert(*, rows: Iterable[Mapping[str, Any]], batch_size: int = 2_000) -> int:
@@ -38,24 +37,25 @@ def products_upsert(*, rows: Iterable[Mapping[str, Any]], batch_size: int = 2_00
     batch: list[Product] = []
     with transaction.atomic():
         for row in rows:
-            batch.append(
-                Product(
-                    external_id=str(row["external_id"]),
-                    title=row["title"],
-                    description=row.get("description") or "",
-                    brand=row.get("brand") or "",
-                    category=row.get("category") or "",
-                    price=Decimal(str(row["price"])),
-                    rating=None if row.get("rating") is None else Decimal(str(row["rating"])),
-                    attributes=row.get("attributes") or {},
-                    active=bool(row.get("active", True)),
-                )
-            )
+            batch.append(Product(**{column.field_name: _stored(column, row) for column in PRODUCTS}))
             if len(batch) >= batch_size:
                 written += _products_write(batch)
                 batch = []
         written += _products_write(batch)
     return written
+
+
+def _stored(column: Column, row: Mapping[str, Any]) -> Any:
+    """A validated product value as the model field takes it; a missing optional one as the
+    field's default."""
+    value = row.get(column.name)
+    if column.kind == Kind.FLAG:
+        return bool(row.get(column.name, True))
+    if column.kind in (Kind.MONEY, Kind.RATING):
+        return None if value is None else Decimal(str(value))
+    if column.kind == Kind.JSON:
+        return value or {}
+    return str(value) if value else ""
 
 
 def _products_write(batch: list[Product]) -> int:
@@ -64,7 +64,7 @@ def _products_write(batch: list[Product]) -> int:
     Product.objects.bulk_create(
         batch,
         update_conflicts=True,
-        unique_fields=["external_id"],
+        unique_fields=[PRODUCTS.key],
         update_fields=[*PRODUCT_UPDATE_FIELDS, "updated_at"],
     )
     return len(batch)
@@ -88,12 +88,7 @@ def synthetic_data_generate(*, config: SyntheticConfig, reporter: Reporter | Non
     generator = Generator(config)
     products = generator.catalog.frame()
     with reporter.step("Writing the catalog") as info:
-        info["products"] = products_upsert(
-            rows=(
-                {**row, "rating": None if pd.isna(row["rating"]) else row["rating"]}
-                for row in products.to_dict("records")
-            )
-        )
+        info["products"] = products_upsert(rows=_product_rows(products))
         info["categories"] = config.categories
     with reporter.step("Generating and loading lists, events and ground truth") as info:
         bar = reporter.bar(total=config.events, unit="ev", desc="events")
@@ -118,6 +113,12 @@ def synthetic_data_generate(*, config: SyntheticConfig, reporter: Reporter | Non
 MAX_REPORTED_ERRORS = 1_000
 
 
+class ImportOptions(TypedDict, total=False):
+    skip_invalid: bool  # load the good rows and report the bad ones; default: reject the file
+    reporter: Reporter | None
+    chunk_rows: int  # rows read at a time
+
+
 @dataclass(frozen=True)
 class ImportResult:
     """What an import did. ``committed`` is False when the file was rejected whole (nothing
@@ -128,19 +129,89 @@ class ImportResult:
     rows_read: int
     inserted: int
     rejected: int
-    errors: tuple[importers.RowError, ...]
+    errors: tuple[RowError, ...]
     committed: bool
     duplicates: int = 0  # events whose event_id was already stored (or repeated in the file)
     updated: int = 0  # products that existed and were overwritten
 
 
-@dataclass
-class _Tally:
-    rows: int = 0
-    rejected: int = 0
-    errors: list[importers.RowError] = field(default_factory=list)
+def events_import(*, path: Path | str, **options: Unpack[ImportOptions]) -> ImportResult:
+    """Import an events file (CSV or JSON Lines, optionally gzipped). Transactional: the whole
+    file is one transaction, never half-written. Idempotent by ``event_id``: a second import
+    of the same file inserts nothing. With a bad row and without ``skip_invalid`` nothing is
+    written (``committed`` False); with it, the good rows are loaded. Events for products the
+    catalog does not know are kept. Raises ``ImportFileError`` for an unreadable file."""
+    run = _FileImport(Path(path), EVENTS, **options)
+    with transaction.atomic():
+        loader = loading.EventsLoader()
+        with run.reporter.step(f"Reading, validating and staging {run.path.name}") as info:
+            for valid in run.valid_chunks(validation.events_check):
+                loader.add(valid)
+            info.update(rows=run.rows, valid=run.valid, rejected=run.rejected)
+        if run.rejected_whole():
+            return run.result(inserted=0, committed=False)
+        with run.reporter.step("Inserting new events (stored event ids skipped)") as info:
+            inserted = loader.finish()
+            info.update(inserted=inserted, duplicates=run.valid - inserted)
+    return run.result(inserted=inserted, duplicates=run.valid - inserted)
 
-    def add(self, chunk: importers.RawChunk, checked: importers.Checked) -> None:
+
+def products_import(*, path: Path | str, **options: Unpack[ImportOptions]) -> ImportResult:
+    """Import a products file (CSV or JSON Lines, optionally gzipped): upsert by
+    ``external_id``, a row for a known product overwrites it. Transactional like
+    ``events_import`` and with the same policy for bad rows; an ``external_id`` repeated in
+    the file is a bad row (which of the two is meant is not ours to guess)."""
+    run = _FileImport(Path(path), PRODUCTS, **options)
+    inserted = updated = 0
+    seen: dict[str, int] = {}
+    with transaction.atomic():
+        with run.reporter.step(f"Reading, validating and upserting {run.path.name}") as info:
+            for valid in run.valid_chunks(partial(validation.products_check, seen=seen)):
+                existing = _products_existing(external_ids=valid["external_id"].tolist())
+                written = products_upsert(rows=_product_rows(valid))
+                inserted += written - existing
+                updated += existing
+            info.update(rows=run.rows, inserted=inserted, updated=updated, rejected=run.rejected)
+        if run.rejected_whole():
+            return run.result(inserted=0, committed=False)
+    return run.result(inserted=inserted, updated=updated)
+
+
+class _FileImport:
+    """One file's reading, checking and counting; the service writes the valid rows."""
+
+    def __init__(
+        self,
+        path: Path,
+        columns: Columns,
+        *,
+        skip_invalid: bool = False,
+        reporter: Reporter | None = None,
+        chunk_rows: int = CHUNK_ROWS,
+    ):
+        self.path, self.columns, self.skip_invalid, self.chunk_rows = path, columns, skip_invalid, chunk_rows
+        self.reporter = reporter or Reporter.silent()
+        self.rows = self.rejected = 0
+        self.errors: list[RowError] = []
+
+    @property
+    def valid(self) -> int:
+        return self.rows - self.rejected
+
+    def valid_chunks(self, check: Callable[[pd.DataFrame, np.ndarray], Checked]) -> Iterator[pd.DataFrame]:
+        """Each chunk's valid rows, as long as they may be written: always with ``skip_invalid``,
+        else until the first bad row (the rest of the file is still checked, for the report)."""
+        if not self.path.is_file():
+            raise ImportFileError(f"{self.path}: no such file")
+        with self.reporter.bar(total=self.path.stat().st_size, unit="B", desc=self.path.name) as bar:
+            for chunk in read_chunks(self.path, columns=self.columns, chunk_rows=self.chunk_rows):
+                checked = check(chunk.frame, chunk.lines)
+                self._count(chunk, checked)
+                if self.skip_invalid or not self.rejected:
+                    yield checked.valid
+                bar.update(chunk.position - bar.n)
+
+    def _count(self, chunk: RawChunk, checked: Checked) -> None:
         # Rows the reader could not split are bad rows too, just not in the frame.
         self.rows += len(chunk.frame) + len(chunk.errors)
         self.rejected += checked.rejected + len(chunk.errors)
@@ -148,101 +219,23 @@ class _Tally:
         if room > 0:
             self.errors.extend(sorted([*chunk.errors, *checked.errors])[:room])
 
-
-def events_import(
-    *,
-    path: Path | str,
-    skip_invalid: bool = False,
-    reporter: Reporter | None = None,
-    chunk_rows: int = importers.CHUNK_ROWS,
-) -> ImportResult:
-    """Import an events file (CSV or JSON Lines, optionally gzipped). Transactional: the whole
-    file is one transaction, never half-written. Idempotent by ``event_id``: a second import
-    of the same file inserts nothing. With a bad row and without ``skip_invalid`` nothing is
-    written (``committed`` False); with it, the good rows are loaded. Events for products the
-    catalog does not know are kept. Raises ``importers.ImportFileError`` for an unreadable file."""
-    reporter = reporter or Reporter.silent()
-    path = Path(path)
-    tally = _Tally()
-    with transaction.atomic():
-        loader = loading.EventsLoader()
-        with reporter.step(f"Reading, validating and staging {path.name}") as info:
-            for chunk in _chunks_with_bar(
-                path, reporter, importers.EVENT_COLUMNS, importers.EVENT_REQUIRED_COLUMNS, chunk_rows
-            ):
-                checked = importers.events_check(chunk.frame, chunk.lines)
-                tally.add(chunk, checked)
-                # Once the file is known to be rejected, keep validating for the report only.
-                if skip_invalid or not tally.rejected:
-                    loader.add(checked.valid)
-            info.update(rows=tally.rows, valid=tally.rows - tally.rejected, rejected=tally.rejected)
-        if tally.rejected and not skip_invalid:
+    def rejected_whole(self) -> bool:
+        """Whether a bad row rejects the whole file; if so, the transaction is set to roll back."""
+        if self.rejected and not self.skip_invalid:
             transaction.set_rollback(True)
-            return _result(path, tally, inserted=0, committed=False)
-        with reporter.step("Inserting new events (stored event ids skipped)") as info:
-            inserted = loader.finish()
-            info.update(inserted=inserted, duplicates=tally.rows - tally.rejected - inserted)
-    return _result(path, tally, inserted=inserted, duplicates=tally.rows - tally.rejected - inserted)
+            return True
+        return False
 
-
-def products_import(
-    *,
-    path: Path | str,
-    skip_invalid: bool = False,
-    reporter: Reporter | None = None,
-    chunk_rows: int = importers.CHUNK_ROWS,
-) -> ImportResult:
-    """Import a products file (CSV or JSON Lines, optionally gzipped): upsert by
-    ``external_id``, a row for a known product overwrites it. Transactional like
-    ``events_import`` and with the same policy for bad rows; an ``external_id`` repeated in
-    the file is a bad row (which of the two is meant is not ours to guess)."""
-    reporter = reporter or Reporter.silent()
-    path = Path(path)
-    tally = _Tally()
-    inserted = updated = 0
-    seen: dict[str, int] = {}
-    with transaction.atomic():
-        with reporter.step(f"Reading, validating and upserting {path.name}") as info:
-            for chunk in _chunks_with_bar(
-                path, reporter, importers.PRODUCT_COLUMNS, importers.PRODUCT_REQUIRED_COLUMNS, chunk_rows
-            ):
-                checked = importers.products_check(chunk.frame, chunk.lines, seen=seen)
-                tally.add(chunk, checked)
-                if skip_invalid or not tally.rejected:
-                    existing = _products_existing(external_ids=checked.valid["external_id"].tolist())
-                    written = products_upsert(rows=_product_rows(checked.valid))
-                    inserted += written - existing
-                    updated += existing
-            info.update(rows=tally.rows, inserted=inserted, updated=updated, rejected=tally.rejected)
-        if tally.rejected and not skip_invalid:
-            transaction.set_rollback(True)
-            return _result(path, tally, inserted=0, committed=False)
-    return _result(path, tally, inserted=inserted, updated=updated)
-
-
-def _chunks_with_bar(
-    path: Path, reporter: Reporter, columns: tuple[str, ...], required: tuple[str, ...], chunk_rows: int
-) -> Iterator[importers.RawChunk]:
-    if not path.is_file():
-        raise importers.ImportFileError(f"{path}: no such file")
-    with reporter.bar(total=path.stat().st_size, unit="B", desc=path.name) as bar:
-        for chunk in importers.read_chunks(path, columns=columns, required=required, chunk_rows=chunk_rows):
-            yield chunk
-            bar.update(chunk.position - bar.n)
-
-
-def _result(
-    path: Path, tally: _Tally, *, inserted: int, committed: bool = True, **counts: int
-) -> ImportResult:
-    return ImportResult(
-        path=str(path),
-        rows_read=tally.rows,
-        inserted=inserted,
-        rejected=tally.rejected,
-        errors=tuple(tally.errors),
-        committed=committed,
-        **counts,
-    )
+    def result(self, *, inserted: int, committed: bool = True, **counts: int) -> ImportResult:
+        return ImportResult(
+            path=str(self.path),
+            rows_read=self.rows,
+            inserted=inserted,
+            rejected=self.rejected,
+            errors=tuple(self.errors),
+            committed=committed,
+            **counts,
+        )
 
 
 def _products_existing(*, external_ids: list[str], batch: int = 500) -> int:
@@ -301,7 +294,7 @@ def events_ingest(*, events: list[dict[str, Any]]) -> IngestResult:
                 "session_id": event.get("session_id") if event.get("session_id") is not None else session_id,
                 "query": query,
                 # NFKC can lengthen a query (U+FDFA is 18 letters): cut to the column.
-                "query_norm": text.normalise(query)[:512],
+                "query_norm": text.normalise(query)[:QUERY_NORM_LIMIT],
                 "product_id": str(event["product_id"]),
                 "position": event.get("position"),
                 "request_id": event.get("request_id") or "",

@@ -116,34 +116,15 @@ def doc_weights(tokens: Sequence[str], stats: TextStats) -> DocWeights:
     length = len(tokens)
     norm = BM25_K1 * (1.0 - BM25_B + BM25_B * (length / stats.avg_len if stats.avg_len else 1.0))
     bm25 = {term: stats.idf(term) * tf * (BM25_K1 + 1.0) / (tf + norm) for term, tf in counts.items()}
-    raw = {term: (1.0 + math.log(tf)) * stats.idf(term) for term, tf in counts.items()}
-    length_l2 = math.sqrt(sum(v * v for v in raw.values())) or 1.0
-    return DocWeights(
-        bm25=bm25, tfidf={term: v / length_l2 for term, v in raw.items()}, terms=frozenset(counts)
-    )
-
-
-def query_tfidf(tokens: Sequence[str], stats: TextStats) -> dict[str, float]:
-    """The query's unit TF-IDF vector (terms unknown to the collection get the highest IDF)."""
-    return query_tfidf_counts(Counter(tokens), stats)
+    return DocWeights(bm25=bm25, tfidf=query_tfidf_counts(counts, stats), terms=frozenset(counts))
 
 
 def query_tfidf_counts(counts: Mapping[str, int], stats: TextStats) -> dict[str, float]:
-    """``query_tfidf`` from term counts (in first-occurrence order) computed once per query."""
+    """The unit TF-IDF vector of a query's (or a document's) term counts, in first-occurrence
+    order; terms unknown to the collection get the highest IDF."""
     raw = {term: (1.0 + math.log(tf)) * stats.idf(term) for term, tf in counts.items()}
     length_l2 = math.sqrt(sum(v * v for v in raw.values())) or 1.0
     return {term: v / length_l2 for term, v in raw.items()}
-
-
-def bm25(query_tokens: Sequence[str], weights: DocWeights) -> float:
-    """BM25 of a query against one document; a repeated query term counts each time."""
-    get = weights.bm25.get
-    return sum(get(term, 0.0) for term in query_tokens)
-
-
-def cosine(query_vector: Mapping[str, float], weights: DocWeights) -> float:
-    get = weights.tfidf.get
-    return sum(value * get(term, 0.0) for term, value in query_vector.items())
 
 
 class TextIndex:
@@ -155,18 +136,6 @@ class TextIndex:
         self.weights: dict[str, DocWeights] = {
             doc_id: doc_weights(tokens, self.stats) for doc_id, tokens in tokenized.items()
         }
-
-    def weights_for(self, doc_id: str, text: str | None = None) -> DocWeights:
-        """Stored weights for a known document, or weights computed now for new text."""
-        found = self.weights.get(doc_id)
-        if found is not None and text is None:
-            return found
-        return doc_weights(tokenize(text or ""), self.stats)
-
-    def bm25_scores(self, query: str, doc_ids: Iterable[str]) -> list[float]:
-        query_tokens = tokenize(query)
-        empty = DocWeights(bm25={}, tfidf={}, terms=frozenset())
-        return [bm25(query_tokens, self.weights.get(doc_id, empty)) for doc_id in doc_ids]
 
 
 def product_document(*, title: str, brand: str, category: str, description: str) -> str:

@@ -19,6 +19,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from catalog.columns import EVENTS
+from catalog.importers.validation import SMALLINT_MAX
 from catalog.models import EventType
 from catalog.services import events_ingest
 from ranking.api_schema import (
@@ -115,10 +117,11 @@ class EventsView(MachineAPIView):
         event_id = serializers.UUIDField()
         event_type = serializers.ChoiceField(choices=[choice.value for choice in EventType])
         product_id = ExternalIdField(
-            max_length=128, help_text="The product's external_id; one the catalog does not know is kept."
+            max_length=EVENTS.limits["product_id"],
+            help_text="The product's external_id; one the catalog does not know is kept.",
         )
         request_id = TextField(
-            max_length=64,
+            max_length=EVENTS.limits["request_id"],
             required=False,
             allow_blank=True,
             default="",
@@ -126,15 +129,21 @@ class EventsView(MachineAPIView):
         )
         position = serializers.IntegerField(
             min_value=1,
-            max_value=32767,
+            max_value=SMALLINT_MAX,
             required=False,
             allow_null=True,
             help_text="1-based position in the list; required for an impression.",
         )
         timestamp = serializers.DateTimeField(required=False, allow_null=True, help_text="Default: now.")
-        query = TextField(max_length=512, required=False, allow_blank=True, allow_null=True)
-        user_id = TextField(max_length=128, required=False, allow_blank=True, allow_null=True)
-        session_id = TextField(max_length=128, required=False, allow_blank=True, allow_null=True)
+        query = TextField(
+            max_length=EVENTS.limits["query"], required=False, allow_blank=True, allow_null=True
+        )
+        user_id = TextField(
+            max_length=EVENTS.limits["user_id"], required=False, allow_blank=True, allow_null=True
+        )
+        session_id = TextField(
+            max_length=EVENTS.limits["session_id"], required=False, allow_blank=True, allow_null=True
+        )
 
         def validate(self, attrs):
             if attrs["event_type"] == EventType.IMPRESSION and not attrs.get("position"):

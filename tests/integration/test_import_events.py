@@ -15,22 +15,13 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from catalog.columns import EVENTS
 from catalog.models import Event, Product
 from catalog.services import events_import
 
 pytestmark = pytest.mark.django_db
 
-COLUMNS = [
-    "event_id",
-    "event_type",
-    "timestamp",
-    "user_id",
-    "session_id",
-    "query",
-    "product_id",
-    "position",
-    "request_id",
-]
+COLUMNS = EVENTS.file_names
 
 
 def event(n: int, **overrides: str) -> dict[str, str]:

@@ -1,4 +1,5 @@
 import math
+from collections import Counter
 
 import pytest
 
@@ -18,34 +19,34 @@ def test_tokenize_drops_stop_words_and_stems_plurals():
     assert text.tokenize("Shoes for the batteries") == ["shoe", "battery"]
 
 
-def test_bm25_matches_the_textbook_formula_for_one_term():
+def test_a_documents_bm25_weight_for_a_term_is_the_textbook_formula():
     docs = {"a": "red shoe", "b": "blue shoe shoe", "c": "red hat"}
     index = text.TextIndex(docs)
-    stats = index.stats
     tf, length = 1, 2
     idf = math.log(1 + (3 - 2 + 0.5) / (2 + 0.5))
     expected = (
         idf
         * tf
         * (text.BM25_K1 + 1)
-        / (tf + text.BM25_K1 * (1 - text.BM25_B + text.BM25_B * length / stats.avg_len))
+        / (tf + text.BM25_K1 * (1 - text.BM25_B + text.BM25_B * length / index.stats.avg_len))
     )
-    assert index.bm25_scores("red", ["a"])[0] == pytest.approx(expected)
+    assert index.weights["a"].bm25["red"] == pytest.approx(expected)
 
 
-def test_bm25_scores_a_document_without_the_term_as_zero():
+def test_a_document_without_a_term_has_no_weight_for_it():
     index = text.TextIndex({"a": "red shoe", "b": "blue hat"})
-    assert index.bm25_scores("red", ["b"]) == [0.0]
+    assert "red" not in index.weights["b"].bm25
+    assert index.weights["b"].terms == {"blue", "hat"}
 
 
-def test_cosine_of_a_document_with_itself_is_one():
+def test_a_querys_tfidf_vector_is_the_unit_vector_of_the_same_text_as_a_document():
     index = text.TextIndex({"a": "red running shoe", "b": "blue hat", "c": "green sofa"})
-    weights = index.weights["a"]
-    query = text.query_tfidf(text.tokenize("red running shoe"), index.stats)
-    assert text.cosine(query, weights) == pytest.approx(1.0)
+    query = text.query_tfidf_counts(Counter(text.tokenize("red running shoe")), index.stats)
+    assert query == pytest.approx(index.weights["a"].tfidf)
+    assert sum(value * value for value in query.values()) == pytest.approx(1.0)
 
 
-def test_weights_for_new_text_use_the_collection_statistics():
+def test_weights_of_new_text_use_the_collection_statistics():
     index = text.TextIndex({"a": "red shoe", "b": "blue hat"})
-    fresh = index.weights_for("new", "red shoe")
+    fresh = text.doc_weights(text.tokenize("red shoe"), index.stats)
     assert fresh.bm25 == index.weights["a"].bm25

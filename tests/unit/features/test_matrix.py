@@ -195,7 +195,8 @@ def test_bm25_against_all_fields_is_the_catalog_bm25_of_the_product_document(sna
             description="Waterproof leather boots.",
         )
     )
-    expected = text.bm25(["leather", "boot"], text.doc_weights(document, snapshot.field_stats[NUM_FIELDS]))
+    weights = text.doc_weights(document, snapshot.field_stats[NUM_FIELDS])
+    expected = weights.bm25["leather"] + weights.bm25["boot"]
     assert values[contract.INDEX["t_bm25_all"]] == pytest.approx(expected, abs=1e-12)
 
 
