@@ -26,9 +26,17 @@ ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 VAR = ROOT / "var"
 PY = VENV / "bin" / "python"
+# checkov's own virtualenv, inside .venv so that it goes wherever .venv goes
+# (requirements-checkov.txt says why it cannot share .venv).
+CHECKOV_VENV = VENV / "checkov"
 
 TEST_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/searchop"
 TEST_REDIS_URL = "redis://127.0.0.1:6379/0"
+
+# With DEBUG off the settings redirect to HTTPS and keep cookies to HTTPS; the demo and the
+# tests serve plain HTTP on 127.0.0.1, so they turn exactly these off (the tests through
+# tests/plain_http.py, which reads this).
+PLAIN_HTTP = {"SECURE_SSL_REDIRECT": "0", "SESSION_COOKIE_SECURE": "0", "CSRF_COOKIE_SECURE": "0"}
 
 
 class Steps:
@@ -57,21 +65,26 @@ class Steps:
         )
 
 
-def venv_ensure(requirements: str) -> None:
-    """Create ``.venv`` and install ``requirements`` unless the same files are installed already."""
+def venv_ensure(
+    requirements: str, *, where: Path = VENV, includes: tuple[str, ...] = ("requirements.txt",)
+) -> None:
+    """Create the virtualenv ``where`` and install ``requirements`` into it unless the same
+    files (``requirements`` and the ones it ``includes``) are installed already."""
     digest = hashlib.sha256()
-    for name in ("requirements.txt", requirements):
+    for name in (*includes, requirements):
         digest.update((ROOT / name).read_bytes())
-    stamp = VENV / f".installed-{requirements}-{digest.hexdigest()[:16]}"
+    stamp = where / f".installed-{requirements}-{digest.hexdigest()[:16]}"
+    label = where.relative_to(ROOT)
     if stamp.exists():
-        print(f"    .venv is up to date with {requirements}")
+        print(f"    {label} is up to date with {requirements}")
         return
-    if not PY.exists():
-        print("    creating .venv")
-        venv.EnvBuilder(with_pip=True).create(VENV)
+    python = where / "bin" / "python"
+    if not python.exists():
+        print(f"    creating {label}")
+        venv.EnvBuilder(with_pip=True).create(where)
     # -qq: errors only (this takes a minute or two on a fresh machine).
-    subprocess.run([str(PY), "-m", "pip", "install", "-qq", "-r", str(ROOT / requirements)], check=True)
-    for old in VENV.glob(f".installed-{requirements}-*"):
+    subprocess.run([str(python), "-m", "pip", "install", "-qq", "-r", str(ROOT / requirements)], check=True)
+    for old in where.glob(f".installed-{requirements}-*"):
         old.unlink()
     stamp.touch()
 
@@ -96,6 +109,7 @@ def demo_env() -> dict:
     env.setdefault("SECRET_KEY_FILE", str(secret))
     env.setdefault("DEBUG", "0")
     env.setdefault("SEARCHOP_REQUIRE_API_KEY", "0")
+    env.update(PLAIN_HTTP)
     # The demo is the embedded default: SQLite under var/ and Celery in-process.
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
@@ -147,8 +161,15 @@ DEMO_USAGE = """
 """
 
 
-# The browser tests use Debian's chromium and chromium-driver; the benchmarks' smoke runs, wrk.
-TEST_PACKAGES = {"chromium": "chromium", "chromedriver": "chromium-driver", "wrk": "wrk", "curl": "curl"}
+# The browser tests use Debian's chromium and chromium-driver; the benchmarks' smoke runs, wrk;
+# the connection-pooling test, pgbouncer.
+TEST_PACKAGES = {
+    "chromium": "chromium",
+    "chromedriver": "chromium-driver",
+    "wrk": "wrk",
+    "curl": "curl",
+    "pgbouncer": "pgbouncer",
+}
 
 
 def test_packages_ensure() -> None:
@@ -180,11 +201,20 @@ def test_env() -> dict:
 
 def test(args: list[str]) -> None:
     env = test_env()
-    steps = Steps(total=6)
+    steps = Steps(total=8)
     steps.run("Virtualenv, requirements (dev) and the feature kernel", func=lambda: install("requirements-dev.txt"))
-    steps.run("Debian packages of the tests (chromium, wrk, curl)", func=test_packages_ensure)
+    steps.run(
+        "checkov for the manifest checks (its own virtualenv, .venv/checkov)",
+        func=lambda: venv_ensure("requirements-checkov.txt", where=CHECKOV_VENV, includes=()),
+    )
+    steps.run("Debian packages of the tests (chromium, wrk, curl, pgbouncer)", func=test_packages_ensure)
+    steps.run("PgBouncer for the pooling test (its own port)", ["bash", str(ROOT / ".ci" / "pgbouncer-start")], env=env)
     steps.run("Lint (ruff)", [str(VENV / "bin" / "ruff"), "check", "."], env=env)
-    steps.run("Import rules (lint-imports, contracts in pyproject.toml)", [str(VENV / "bin" / "lint-imports")], env=env)
+    steps.run(
+        "Import rules (lint-imports, contracts in pyproject.toml)",
+        [str(VENV / "bin" / "lint-imports")],
+        env=env,
+    )
     steps.run("Types (mypy on the services)", [str(VENV / "bin" / "mypy")], env=env)
     steps.run(
         f"Tests (pytest) against {env['DATABASE_URL']} and {env['REDIS_URL']}",

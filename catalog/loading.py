@@ -4,15 +4,19 @@ PostgreSQL: ``COPY`` into a temporary staging table, then one ``INSERT ... SELEC
 CONFLICT DO NOTHING`` (COPY itself has no ON CONFLICT). SQLite: ``INSERT OR IGNORE``. Both
 are idempotent by the table's unique key, and both run inside the caller's transaction, so a
 failed load leaves nothing behind. Column names and types come from the models, and the
-events' columns from ``catalog.columns.EVENTS``.
+events' columns from ``catalog.columns.EVENTS``. Events are stored once per ``event_id``
+(``catalog.models.EVENT_RESEND_WINDOW`` says how): both paths skip a copy whose id is stored
+within the window of its time, or that repeats an id earlier in the batch.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import uuid
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -21,7 +25,7 @@ from django.db.models import Model
 from django.utils import timezone
 
 from catalog.columns import EVENTS, stored_field
-from catalog.models import Event, GroundTruth, SearchRequest
+from catalog.models import EVENT_RESEND_WINDOW, Event, GroundTruth, SearchRequest
 
 SQLITE_BATCH = 5_000
 ROWS_PER_COPY_BLOCK = 200_000
@@ -49,9 +53,18 @@ class TableSpec:
     columns: Sequence[tuple[str, str]]  # (column, PostgreSQL type)
     conflict: str
     text_columns: Sequence[str]
+    # Events: a copy of an id stored within this window of its time is not new either.
+    resend_window: timedelta | None = None
 
     @classmethod
-    def of(cls, model: type[Model], columns: Sequence[str] = (), *, conflict: str = "") -> TableSpec:
+    def of(
+        cls,
+        model: type[Model],
+        columns: Sequence[str] = (),
+        *,
+        conflict: str = "",
+        resend_window: timedelta | None = None,
+    ) -> TableSpec:
         """``columns`` of ``model``'s table (default: all but the id) with their types from the
         model's fields. Text columns store '' for an empty value, never NULL, as Django does."""
         fields = {field.column: field for field in model._meta.concrete_fields}
@@ -64,6 +77,7 @@ class TableSpec:
             columns=tuple((name, _POSTGRES_TYPES.get(internal[name], "text")) for name in names),
             conflict=conflict,
             text_columns=tuple(name for name in names if internal[name] in ("CharField", "TextField")),
+            resend_window=resend_window,
         )
 
     @property
@@ -75,8 +89,14 @@ class TableSpec:
         return ", ".join(f'"{name}" {kind}' for name, kind in self.columns)
 
 
-EVENT_TABLE = TableSpec.of(Event, (*EVENTS.db_columns, "ingested_at"), conflict=EVENTS.db_column(EVENTS.key))
-REQUEST_TABLE = TableSpec.of(SearchRequest, conflict="request_id")
+# The tables' keys hold the time: the events and the log are partitioned by it (catalog.models).
+EVENT_TABLE = TableSpec.of(
+    Event,
+    (*EVENTS.db_columns, "ingested_at"),
+    conflict=f'{EVENTS.db_column(EVENTS.key)}, "timestamp"',
+    resend_window=EVENT_RESEND_WINDOW,
+)
+REQUEST_TABLE = TableSpec.of(SearchRequest, conflict='request_id, "timestamp"')
 TRUTH_TABLE = TableSpec.of(GroundTruth, conflict="request_id, product_external_id")
 # Frames of events name the product's column as the files do.
 _EVENT_RENAMES = {name: EVENTS.db_column(name) for name in EVENTS.names if name != EVENTS.db_column(name)}
@@ -118,7 +138,34 @@ def _load(spec: TableSpec, frame: pd.DataFrame) -> int:
     frame = frame[[name for name, _ in spec.columns]]
     if connection.vendor == "postgresql":
         return _copy_load(spec, frame)
+    if spec.resend_window is not None:
+        frame = _events_new(frame, spec.resend_window)
     return _sqlite_load(spec, frame)
+
+
+def _events_new(frame: pd.DataFrame, window: timedelta, batch: int = 500) -> pd.DataFrame:
+    """SQLite's side of the re-send rule (PostgreSQL's is one statement, ``_insert_staged``):
+    the earliest copy of each id in ``frame``, unless the id is stored within ``window`` of
+    its time. Looked up in batches, under SQLite's limit on query parameters."""
+    frame = frame.reset_index(drop=True)
+    times = pd.to_datetime(frame["timestamp"], utc=True)
+    ids = frame["event_id"].map(lambda value: uuid.UUID(str(value)).hex)
+    order = pd.DataFrame({"id": ids, "time": times}).sort_values(["id", "time"], kind="stable")
+    first = order.drop_duplicates("id").index
+    stored: dict[str, list] = {}
+    unique_ids = ids.loc[first].tolist()
+    for start in range(0, len(unique_ids), batch):
+        rows = Event.objects.filter(event_id__in=unique_ids[start : start + batch]).values_list(
+            "event_id", "timestamp"
+        )
+        for event_id, timestamp in rows:
+            stored.setdefault(event_id.hex, []).append(timestamp)
+    new = [
+        index
+        for index in first
+        if not any(abs(times[index] - other) < window for other in stored.get(ids[index], ()))
+    ]
+    return frame.loc[sorted(new)]
 
 
 def _copy_load(spec: TableSpec, frame: pd.DataFrame) -> int:
@@ -127,13 +174,38 @@ def _copy_load(spec: TableSpec, frame: pd.DataFrame) -> int:
         cursor.execute(f"DROP TABLE IF EXISTS {staging}")
         cursor.execute(f"CREATE TEMPORARY TABLE {staging} ({spec.columns_sql}) ON COMMIT DROP")
         _copy_csv(cursor, staging, spec, frame)
-        cursor.execute(
-            f"INSERT INTO {spec.table} ({spec.names_sql}) SELECT {spec.names_sql} FROM {staging} "
-            f"ON CONFLICT ({spec.conflict}) DO NOTHING"
+        inserted = _insert_staged(
+            cursor, spec, staging=staging, columns=spec.names_sql, values=spec.names_sql
         )
-        inserted = cursor.rowcount
         cursor.execute(f"DROP TABLE {staging}")
     return inserted
+
+
+def _insert_staged(cursor, spec: TableSpec, *, staging: str, columns: str, values: str, params=None) -> int:
+    """``INSERT`` the staged rows (``values``, an expression list over ``staging``) that are
+    new; returns how many. Events: the earliest copy of each id in the batch, and none whose
+    id is stored within the re-send window of its time; the look-up is bounded by the batch's
+    times as constants, so PostgreSQL reads only the months they can match."""
+    params = dict(params or {})
+    select = f"SELECT {values} FROM {staging} s"
+    if spec.resend_window is not None:
+        cursor.execute(f'SELECT min("timestamp"), max("timestamp") FROM {staging}')
+        first, last = cursor.fetchone()
+        if first is None:
+            return 0
+        window = spec.resend_window
+        params.update(window=window, since=first - window, until=last + window)
+        select = (
+            f"SELECT DISTINCT ON (s.event_id) {values} FROM {staging} s WHERE NOT EXISTS ("
+            f"SELECT 1 FROM {spec.table} e WHERE e.event_id = s.event_id "
+            'AND e."timestamp" > s."timestamp" - %(window)s AND e."timestamp" < s."timestamp" + %(window)s '
+            'AND e."timestamp" > %(since)s AND e."timestamp" < %(until)s'
+            ') ORDER BY s.event_id, s."timestamp"'
+        )
+    cursor.execute(
+        f"INSERT INTO {spec.table} ({columns}) {select} ON CONFLICT ({spec.conflict}) DO NOTHING", params
+    )
+    return cursor.rowcount
 
 
 def _copy_csv(cursor, table: str, spec: TableSpec, frame: pd.DataFrame) -> None:
@@ -229,7 +301,8 @@ class EventsLoader:
 
     PostgreSQL: each chunk is COPYed into one temporary staging table in COPY's text format
     (``_copy_text``, several times cheaper than ``to_csv``); ``finish`` runs a single
-    ``INSERT ... SELECT ... ON CONFLICT (event_id) DO NOTHING``. SQLite: ``events_load`` per
+    ``INSERT ... SELECT ... ON CONFLICT DO NOTHING`` of the events that are new
+    (``_insert_staged``). SQLite: ``events_load`` per
     chunk. Expects the columns of ``catalog.columns.EVENTS`` (as ``events_check`` returns them).
     """
 
@@ -263,13 +336,14 @@ class EventsLoader:
         if self.postgres and self.staged:
             names = self.STAGED.names_sql
             with connection.cursor() as cursor:
-                cursor.execute(
-                    f'INSERT INTO {EVENT_TABLE.table} ({names}, "ingested_at") '
-                    f"SELECT {names}, %s FROM {self.STAGING} "
-                    f"ON CONFLICT ({EVENT_TABLE.conflict}) DO NOTHING",
-                    [self.ingested_at],
+                self.inserted = _insert_staged(
+                    cursor,
+                    EVENT_TABLE,
+                    staging=self.STAGING,
+                    columns=f'{names}, "ingested_at"',
+                    values=f"{names}, %(ingested_at)s",
+                    params={"ingested_at": self.ingested_at},
                 )
-                self.inserted = cursor.rowcount
                 cursor.execute(f"DROP TABLE {self.STAGING}")
             self.staged = 0
         return self.inserted

@@ -2,11 +2,14 @@
 
 ``Event`` is planned for tens of millions of rows: its indexes serve time-window scans
 (``timestamp``) and per-(query, product) aggregation, and no page or command counts or
-loads the whole table casually.
+loads the whole table casually. On PostgreSQL ``Event`` and ``SearchRequest`` are
+partitioned by month of ``timestamp`` (``catalog.partitions``), so a unique key on either
+must include ``timestamp``; the embedded SQLite keeps plain tables with the same keys.
 """
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 
 from django.db import models
@@ -51,6 +54,17 @@ class EventType(models.TextChoices):
     PURCHASE = "purchase", "purchase"
 
 
+# An event is stored once per ``event_id``. The database key is (``event_id``, ``timestamp``),
+# since a partitioned table's unique keys must hold its partition key: an event re-sent as it
+# was is a conflict there, whoever sends it and however concurrently. A copy whose id is
+# already stored with another time within this window of its own, or that repeats an id
+# earlier in the same batch, is skipped by the loaders (``catalog.loading``): /api/events
+# stamps an event sent without a time with its arrival, so a retried batch lands within
+# minutes of the first. An id sent again with a time further away than the window is stored
+# as another event (a client reusing ids weeks apart has a bug this cannot see).
+EVENT_RESEND_WINDOW = timedelta(days=7)
+
+
 class Event(models.Model):
     """One clickstream event, tied to the ranking request whose list showed the product.
 
@@ -59,7 +73,7 @@ class Event(models.Model):
     a product with that ``external_id`` is imported.
     """
 
-    event_id = models.UUIDField(unique=True, help_text="Sent by the client; a re-sent event is stored once.")
+    event_id = models.UUIDField(help_text="Sent by the client; a re-sent event is stored once.")
     event_type = models.CharField(max_length=16, choices=EventType.choices)
     timestamp = models.DateTimeField(db_index=True)
     user_id = models.CharField(max_length=128, blank=True, default="")
@@ -89,6 +103,8 @@ class Event(models.Model):
             models.Index(fields=["request_id"], name="event_request_idx"),
         ]
         constraints = [
+            # Also the index the loaders' re-send check looks ids up in (EVENT_RESEND_WINDOW).
+            models.UniqueConstraint(fields=["event_id", "timestamp"], name="event_id_time_unique"),
             models.CheckConstraint(
                 condition=Q(event_type__in=[choice.value for choice in EventType]),
                 name="event_type_known",
@@ -175,8 +191,14 @@ class SearchRequest(models.Model):
                 name="searchrequest_experiment_idx",
             ),
         ]
-        # A constraint rather than ``unique=True``: the same index, without a LIKE copy.
-        constraints = [models.UniqueConstraint(fields=["request_id"], name="searchrequest_request_id_unique")]
+        # Request ids are fresh UUIDs and a logged row keeps the time it was served at, so a
+        # row written twice (a retried batch) is the same (request_id, timestamp): stored once.
+        # The key holds the time because the table is partitioned by it on PostgreSQL.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["request_id", "timestamp"], name="searchrequest_request_time_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.request_id} {self.query!r}"

@@ -4,6 +4,7 @@ admin and the commands."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from django.db.models import QuerySet
@@ -166,3 +167,38 @@ def feature_snapshot_get(*, feature_set: FeatureSet) -> FeatureSnapshot:
         until=feature_set.until.isoformat(),
         feature_set_id=feature_set.pk,
     )
+
+
+@dataclass(frozen=True)
+class DataWindow:
+    """The lists a model version was trained, validated and evaluated on: events and
+    impression-log rows shown in [start, end)."""
+
+    start: datetime
+    end: datetime
+    version: int
+    status: str
+
+    def __str__(self) -> str:
+        return (
+            f"v{self.version} ({self.status}) was trained and evaluated on lists shown "
+            f"{self.start:%Y-%m-%d} to {self.end:%Y-%m-%d}"
+        )
+
+
+# Every version that serves, or could serve again through a promote or a rollback: its report
+# must stay reproducible. A rejected version can never be promoted again.
+STATUSES_WHOSE_DATA_IS_KEPT = (ModelStatus.PRODUCTION, ModelStatus.ARCHIVED, ModelStatus.CANDIDATE)
+
+
+def model_version_data_windows_get() -> list[DataWindow]:
+    """The data windows of every version that serves or could serve again, oldest first.
+    A version registered from LETOR files (no windows) was not computed from these tables."""
+    windows = []
+    for version, status, window in ModelVersion.objects.filter(
+        status__in=STATUSES_WHOSE_DATA_IS_KEPT
+    ).values_list("version", "status", "windows"):
+        if window.get("train") and window.get("eval"):
+            start, end = datetime.fromisoformat(window["train"][0]), datetime.fromisoformat(window["eval"][1])
+            windows.append(DataWindow(start=start, end=end, version=version, status=status))
+    return sorted(windows, key=lambda item: (item.start, item.version))

@@ -98,8 +98,11 @@ TEMPLATES = [
 # ------------------------------------------------------------------------------
 # Database: a SQLite file under var/ unless DATABASE_URL says otherwise.
 # ------------------------------------------------------------------------------
+# DATABASE_URL_FILE works too (a mounted secret: the URL holds the password).
 DATABASES = {
-    "default": env.db_url("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'searchop.sqlite3'}"),
+    "default": environ.Env.db_url_config(
+        env_secret("DATABASE_URL") or f"sqlite:///{VAR_DIR / 'searchop.sqlite3'}"
+    ),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # WAL lets the web server read while a command writes; a busy timeout instead of
@@ -112,8 +115,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
 else:
+    # Persistent connections, checked before reuse (a restarted database or PgBouncer costs
+    # one failed check, not a failed request). One connection per process and thread: the
+    # budget per tier is in docs/DEPLOYMENT.md.
     DATABASES["default"]["CONN_MAX_AGE"] = env.int("DATABASE_CONN_MAX_AGE", default=60)
     DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Behind PgBouncer in transaction pooling, a named cursor would outlive the transaction
+    # on the server it was opened on: Django must not open any (.iterator() fetches in one go).
+    # Prepared statements are already off (Django's psycopg 3 default, prepare_threshold None).
+    DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"] = env.bool(
+        "DATABASE_DISABLE_SERVER_SIDE_CURSORS", default=False
+    )
 DATABASES["default"]["TEST"] = {"NAME": env.str("TEST_DATABASE_NAME", default="") or None}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -121,7 +133,8 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 # Redis: Celery broker and the shared cache (throttling). Without REDIS_URL, tasks
 # run in-process and the cache is per process: the embedded default.
 # ------------------------------------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
+# REDIS_URL_FILE works too (a managed Redis URL may hold a password).
+REDIS_URL = env_secret("REDIS_URL", "") or ""
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -178,12 +191,41 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-if not DEBUG:
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    SESSION_COOKIE_HTTPONLY = True
-    SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
-    SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-    CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+# ------------------------------------------------------------------------------
+# Security: with DEBUG off everything is on unless turned off explicitly by its variable,
+# so ``manage.py check --deploy --fail-level WARNING`` passes with only SECRET_KEY,
+# DATABASE_URL and ALLOWED_HOSTS set (tests/deploy/test_settings_deploy.py runs it). The
+# demo and the tests speak plain HTTP on 127.0.0.1 and turn off, by name, what they must
+# (run.py PLAIN_HTTP).
+# ------------------------------------------------------------------------------
+SECURE = not DEBUG
+# TLS ends at the ingress, which says so in X-Forwarded-Proto; only the ingress reaches the
+# web pods (k8s/base/network-policy.yaml), so no client can forge it.
+if env.bool("SECURE_PROXY_SSL_HEADER", default=SECURE):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SECURE)
+# The kubelet's probes and Prometheus talk plain HTTP to the pod: never redirected.
+SECURE_REDIRECT_EXEMPT = [r"^health$", r"^ready$", r"^metrics$"]
+# HSTS: a year, this host and its subdomains; ``preload`` only allows a submission to the
+# browsers' list, which is a separate, deliberate step.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=31_536_000 if SECURE else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=SECURE)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=SECURE)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=SECURE)
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=SECURE)
+SESSION_COOKIE_HTTPONLY = True
+# The admin's forms carry the token; no script of ours reads the cookie.
+CSRF_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# /metrics names the models, their versions and the traffic: it answers a direct connection
+# from an allowed network, or any request with the token (``Authorization: Bearer <token>``;
+# METRICS_TOKEN_FILE works too). A request that came through a proxy (X-Forwarded-For)
+# needs the token whatever its address. Prometheus in the cluster: the token (k8s/).
+SEARCHOP_METRICS_ALLOWED_NETWORKS = env.list(
+    "SEARCHOP_METRICS_ALLOWED_NETWORKS", default=["127.0.0.0/8", "::1/128"]
+)
+SEARCHOP_METRICS_TOKEN = env_secret("METRICS_TOKEN", "") or ""
 
 # ------------------------------------------------------------------------------
 # SearchOp
@@ -274,6 +316,14 @@ SEARCHOP_EXPERIMENTS = {
     "evaluate_minutes": env.int("SEARCHOP_EXPERIMENT_EVALUATE_MINUTES", default=5),
 }
 
+# Monthly partitions of the events and the impression log (PostgreSQL; catalog.partitions):
+# the daily upkeep prepares this many months ahead, and, when SEARCHOP_RETENTION_MONTHS is
+# above 0, drops the months before that many whole months ago (never those a production,
+# archived or candidate model was trained or evaluated on). 0 keeps everything; prune by hand
+# with ``manage.py prune --before DATE``.
+SEARCHOP_PARTITIONS_AHEAD_MONTHS = env.int("SEARCHOP_PARTITIONS_AHEAD_MONTHS", default=3)
+SEARCHOP_RETENTION_MONTHS = env.int("SEARCHOP_RETENTION_MONTHS", default=0)
+
 # The weekly run: day and time (UTC). Beat's trigger queues the run of that firing once,
 # however many beat processes send it (training.services.schedule).
 _PIPELINE_HOUR, _, _PIPELINE_MINUTE = env.str("SEARCHOP_PIPELINE_TIME", default="03:00").partition(":")
@@ -290,6 +340,11 @@ CELERY_BEAT_SCHEDULE = {
     "experiments-decide": {
         "task": "ranking.tasks.experiments_decide_task",
         "schedule": timedelta(minutes=SEARCHOP_EXPERIMENTS["evaluate_minutes"]),
+    },
+    "partition-upkeep": {
+        "task": "training.tasks.partitions_upkeep_task",
+        "schedule": crontab(minute=30, hour=2),
+        "kwargs": {},
     },
 }
 
@@ -376,7 +431,9 @@ if DATABASES["default"]["ENGINE"].endswith("postgresql"):
     _options = DATABASES["default"].setdefault("OPTIONS", {})
     _options.setdefault("connect_timeout", env.int("SEARCHOP_DB_CONNECT_TIMEOUT_SECONDS", default=5))
     _check_ms = round(1000 * env.float("SEARCHOP_DB_CLIENT_CHECK_SECONDS", default=5.0))
-    if _check_ms > 0:
+    # PgBouncer refuses the ``options`` startup parameter: behind it (server-side cursors off),
+    # set the check on the database role instead (docs/DEPLOYMENT.md).
+    if _check_ms > 0 and not DATABASES["default"]["DISABLE_SERVER_SIDE_CURSORS"]:
         _options["options"] = (
             f"{_options.get('options', '')} -c client_connection_check_interval={_check_ms}".strip()
         )

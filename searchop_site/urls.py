@@ -1,9 +1,10 @@
 from django.conf import settings
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ranking import api
+from ranking.serving.metrics_access import metrics_view
 
 urlpatterns = [
     path("api/rank", api.RankView.as_view(), name="rank"),
@@ -12,7 +13,7 @@ urlpatterns = [
     path("ready", api.ReadyView.as_view(), name="ready"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("", include("django_prometheus.urls")),
+    path("metrics", metrics_view, name="prometheus-django-metrics"),
     path("admin/", admin.site.urls),
 ]
 

@@ -11,7 +11,7 @@ from catalog.synthetic import SyntheticConfig
 def pytest_collection_modifyitems(items):
     """Each test gets the marker of its layer from its folder (tests/unit -> unit, ...)."""
     for item in items:
-        for layer in ("unit", "integration", "model", "e2e", "bench", "faults"):
+        for layer in ("unit", "integration", "model", "e2e", "bench", "faults", "deploy"):
             if f"/tests/{layer}/" in str(item.fspath):
                 item.add_marker(getattr(pytest.mark, layer))
 

@@ -29,6 +29,7 @@ from celery import shared_task
 from django.db import OperationalError, transaction
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from ranking.services import partitions_upkeep
 from training.models import PipelineRun
 from training.services.pipeline import pipeline_run_execute
 from training.services.runs import pipeline_run_request, pipeline_run_unsent_close, pipeline_runs_lost_close
@@ -109,3 +110,17 @@ def pipeline_watchdog_task() -> dict:
     if closed or run is not None:
         logger.warning("Pipeline watchdog: closed runs %s; started %s", closed, run)
     return {"closed": closed, "started": run.pk if run is not None else None}
+
+
+@shared_task(acks_late=False, **TRANSIENT_RETRY)
+def partitions_upkeep_task() -> dict:
+    """The daily upkeep of the monthly partitions: months prepared ahead, and the retention
+    (``SEARCHOP_RETENTION_MONTHS``) applied. Returns what was created, dropped and kept."""
+    result = partitions_upkeep()
+    logger.info(
+        "Partition upkeep: created %s, dropped %s, kept %s",
+        result["created"] or "-",
+        result["dropped"] or "-",
+        result["kept"] or "-",
+    )
+    return result

@@ -1,4 +1,5 @@
-"""Writes of the ranking app, one module per concern: the model registry and the feature store.
+"""Writes of the ranking app, one module per concern: the model registry, the feature store and
+the retention of the events and the impression log.
 
 Everything is re-exported here, so callers import ``from ranking.services import ...``.
 """
@@ -20,11 +21,14 @@ from ranking.services.registry import (
     model_version_rollback,
     model_version_verify,
 )
+from ranking.services.retention import RetentionUnavailable, data_prune, partitions_upkeep
 
 __all__ = [
     "REGISTRY_LOCK_KEY",
     "FeatureBuild",
     "FeaturesUnavailable",
+    "RetentionUnavailable",
+    "data_prune",
     "features_build",
     "model_version_archive",
     "model_version_decision_note",
@@ -34,5 +38,6 @@ __all__ = [
     "model_version_report_attach",
     "model_version_rollback",
     "model_version_verify",
+    "partitions_upkeep",
     "serving_features_build",
 ]

@@ -1,5 +1,6 @@
-"""training/migrations/0002 and 0004: beat's tasks exist before beat ever starts (the weekly
-trigger and the watchdog), as the rows beat itself would write from the settings."""
+"""The seeding migrations (training 0002, 0004 and 0005, ranking 0006): beat's tasks exist
+before beat ever starts (the weekly trigger, the watchdog, the partition upkeep, the
+experiments' evaluation), as the rows beat itself would write from the settings."""
 
 from __future__ import annotations
 
@@ -26,8 +27,9 @@ def migrated():
     """Unapply and reapply the migrations: with --reuse-db, a transactional test may have
     flushed the rows the test database was created with."""
     call_command("migrate", "training", "0001", verbosity=0)
-    assert not PeriodicTask.objects.filter(name__in=["weekly-pipeline", "pipeline-watchdog"]).exists()
-    call_command("migrate", "training", verbosity=0)
+    call_command("migrate", "ranking", "0005", verbosity=0)  # before ranking's schedule (0006)
+    assert not PeriodicTask.objects.filter(name__in=list(settings.CELERY_BEAT_SCHEDULE)).exists()
+    call_command("migrate", verbosity=0)
 
 
 @pytest.mark.usefixtures("migrated")

@@ -1,0 +1,60 @@
+"""The embedded SQLite default (the demo) keeps plain tables: migrations branch on the
+database, the re-send rule holds there too, and prune says it needs PostgreSQL. Run in a
+child process on a SQLite file of its own, as the demo runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+SCRIPT = """
+import json, uuid
+from datetime import UTC, datetime, timedelta
+from django.db import connection
+from catalog.partitions import partitions_get
+from catalog.services import events_ingest
+
+event_id, when = str(uuid.uuid4()), datetime(2026, 10, 14, tzinfo=UTC)
+def send(at):
+    return events_ingest(events=[{"event_id": event_id, "event_type": "click", "product_id": "P1",
+                                  "position": 1, "timestamp": at}]).stored
+stored = [send(when), send(when), send(when + timedelta(days=1)), send(when + timedelta(days=8))]
+with connection.cursor() as cursor:
+    cursor.execute("SELECT type FROM sqlite_master WHERE name = 'catalog_event'")
+    kind = cursor.fetchone()[0]
+print(json.dumps({"vendor": connection.vendor, "kind": kind, "partitions": partitions_get("catalog_event"), "stored": stored}))
+"""
+
+
+def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_on_sqlite_the_tables_stay_plain_events_are_stored_once_and_prune_needs_postgresql(tmp_path):
+    env = {
+        **{key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "TEST_DATABASE_NAME")},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "SEARCHOP_VAR_DIR": str(tmp_path),
+    }
+
+    migrated = manage("migrate", "--noinput", "--verbosity", "0", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    shell = manage("shell", "--command", SCRIPT, env=env)
+    assert shell.returncode == 0, shell.stderr
+    facts = json.loads(shell.stdout.strip().splitlines()[-1])
+    pruned = manage("prune", "--before", "2026-01-01", env=env)
+
+    assert facts["vendor"] == "sqlite"
+    assert facts["kind"] == "table"
+    assert facts["partitions"] == []
+    # As on PostgreSQL: once as sent, not again within the window, again beyond it.
+    assert facts["stored"] == [1, 0, 0, 1]
+    assert pruned.returncode != 0
+    assert "prune needs PostgreSQL" in pruned.stderr
