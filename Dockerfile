@@ -9,12 +9,20 @@ ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PYTHONDONTWRITEBYTECODE=1
 
-# Every requirement ships a wheel for this platform, so no compiler is installed; if one ever
-# needs one, it goes here and never reaches the final stage.
+# A C compiler for the serving path's two small extensions (ranking/compiled.py); it stays in
+# this stage. Every requirement ships a wheel for this platform.
+RUN apt-get update \
+    && apt-get install --yes --no-install-recommends gcc libc6-dev \
+    && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venv
 COPY requirements.txt /tmp/requirements.txt
 RUN /opt/venv/bin/pip install --no-cache-dir --requirement /tmp/requirements.txt \
     && /opt/venv/bin/pip uninstall --yes pip setuptools wheel
+# The compiled feature kernel and candidate check, named by their sources' digest; the
+# read-only root filesystem at run time could not build them.
+WORKDIR /build
+COPY ranking ranking
+RUN python -m ranking.compiled
 
 # ---- final: the runtime only --------------------------------------------------------------
 FROM python:3.11-slim-bookworm
@@ -37,6 +45,8 @@ RUN groupadd --system --gid 10001 searchop \
 COPY --from=build /opt/venv /opt/venv
 WORKDIR /app
 COPY . .
+COPY --from=build /build/ranking/features/*.so ranking/features/
+COPY --from=build /build/ranking/serving/*.so ranking/serving/
 
 # Static files (the admin's, hashed and compressed by WhiteNoise) are part of the image, and
 # the code is compiled once here: the root filesystem is read-only at run time.
