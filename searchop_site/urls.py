@@ -4,6 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ranking import api
+from ranking.admin.playground import playground_view
 from ranking.serving.metrics_access import metrics_view
 
 urlpatterns = [
@@ -14,6 +15,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("metrics", metrics_view, name="prometheus-django-metrics"),
+    # Before the admin's own URLs, which would take "playground" for a model name.
+    path("admin/ranking/playground/", admin.site.admin_view(playground_view), name="ranking-playground"),
     path("admin/", admin.site.urls),
 ]
 

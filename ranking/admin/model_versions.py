@@ -22,6 +22,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog.admin import ReadOnlyPermissions
+from ranking.admin.compare import versions_compare_view
 from ranking.admin.operated import OperatedAdmin
 from ranking.admin.tables import ReasonForm, metric_cell, metric_table, pretty_json, status_badge
 from ranking.errors import RegistryError
@@ -190,6 +191,7 @@ class ModelVersionAdmin(OperatedAdmin):
                 "metric-history/", view(self.metric_history_view), name="ranking_modelversion_metric_history"
             ),
             path("rollback/", view(self.rollback_view), name="ranking_modelversion_rollback"),
+            path("compare/", view(self.compare_view), name="ranking_modelversion_compare"),
             path("<path:object_id>/promote/", view(self.promote_view), name="ranking_modelversion_promote"),
             *super().get_urls(),
         ]
@@ -199,6 +201,9 @@ class ModelVersionAdmin(OperatedAdmin):
             raise PermissionDenied
         table = metric_table(model_version_metric_history_get(), admin_site_name=self.admin_site.name)
         return self._render(request, "metric_history.html", title="Metric history", table=table)
+
+    def compare_view(self, request: HttpRequest) -> HttpResponse:
+        return versions_compare_view(self, request)
 
     def promote_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not self.has_operate_permission(request):
