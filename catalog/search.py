@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connection
-from django.db.models import Count, F, Max
+from django.db.models import Count, F, Max, QuerySet
 
 from catalog import text
 from catalog.models import Product
@@ -37,23 +37,27 @@ def product_candidates_search(*, query: str, limit: int = CANDIDATES_LIMIT) -> l
     if not terms:
         return []
     if connection.vendor == "postgresql":
-        return _full_text_search(terms, limit)
-    return _bm25_search(text.tokenize(query), limit)
+        return product_candidates_full_text(terms=terms, limit=limit)
+    return product_candidates_bm25(tokens=text.tokenize(query), limit=limit)
 
 
-def _full_text_search(terms: Sequence[str], limit: int) -> list[str]:
+def product_candidates_full_text(*, terms: Sequence[str], limit: int = CANDIDATES_LIMIT) -> list[str]:
+    """PostgreSQL only: products whose text holds any of ``terms`` (normalised words), by ``ts_rank``."""
+    return list(product_full_text_queryset(terms=terms).values_list("external_id", flat=True)[:limit])
+
+
+def product_full_text_queryset(*, terms: Sequence[str]) -> QuerySet[Product]:
+    """The active products matching any of ``terms``, best first (PostgreSQL only)."""
     # Terms are letters and digits only (``normalise``), so joining them with | is a valid
     # tsquery; each is stemmed by the configuration as the indexed text was.
     search = SearchQuery(" | ".join(terms), config=SEARCH_CONFIG, search_type="raw")
-    rows = (
+    return (
         Product.objects.filter(active=True)
         .annotate(document=product_search_vector())
         .filter(document=search)
         .annotate(rank=SearchRank(F("document"), search))
         .order_by("-rank", "external_id")
-        .values_list("external_id", flat=True)[:limit]
     )
-    return list(rows)
 
 
 class _Bm25Index:
@@ -85,7 +89,8 @@ class _Bm25Index:
 _BM25 = _Bm25Index()
 
 
-def _bm25_search(tokens: Sequence[str], limit: int) -> list[str]:
+def product_candidates_bm25(*, tokens: Sequence[str], limit: int = CANDIDATES_LIMIT) -> list[str]:
+    """Products by BM25 of ``tokens`` (``text.tokenize``) against their text, over 0 only."""
     index = _BM25.get()
     scores = {
         doc_id: score
