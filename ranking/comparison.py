@@ -29,6 +29,26 @@ class SettingPair:
     def differs(self) -> bool:
         return self.a != self.b
 
+    @property
+    def a_text(self) -> str:
+        return setting_text(self.a)
+
+    @property
+    def b_text(self) -> str:
+        return setting_text(self.b)
+
+
+def setting_text(value: Any) -> str:
+    """A setting as people read it: a window's two ISO times as "2026-10-19 to 2026-11-02", an
+    ISO time at midnight as its date, a missing one as "–", anything else as it prints."""
+    if value is None:
+        return "–"
+    if isinstance(value, list | tuple) and len(value) == 2 and all(isinstance(v, str) for v in value):
+        return f"{setting_text(value[0])} to {setting_text(value[1])}"
+    if isinstance(value, str) and len(value) >= 19 and value[4] == "-" and value[10] == "T":
+        return value[:10] if value[11:19] == "00:00:00" else value
+    return str(value)
+
 
 def _flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
     flat: dict[str, Any] = {}
@@ -162,6 +182,17 @@ def difference_of(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
-def interval_excludes_zero(interval: Sequence[float] | None) -> bool:
-    """Whether a paired interval of a difference lies wholly on one side of 0."""
-    return interval is not None and len(interval) == 2 and (interval[0] > 0 or interval[1] < 0)
+def interval_side(interval: Sequence[float] | None) -> int:
+    """Where a paired interval of a difference lies: 1 wholly above 0, -1 wholly below, 0
+    when it holds 0 (or is missing)."""
+    if interval is None or len(interval) != 2:
+        return 0
+    return 1 if interval[0] > 0 else -1 if interval[1] < 0 else 0
+
+
+def window_text(window: Sequence[str] | None) -> str:
+    """``["2026-10-19T00:00:00+00:00", "2026-11-02T00:00:00+00:00"]`` as "2026-10-19 to 2026-11-02"
+    (the windows start and end at midnight UTC); "–" when missing."""
+    if not window or len(window) != 2:
+        return "–"
+    return f"{str(window[0])[:10]} to {str(window[1])[:10]}"

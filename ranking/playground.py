@@ -108,7 +108,7 @@ def playground_rank(*, query: str, user_id: str = "", other: str = "bm25") -> Pl
     features = features_look_up(state, request)
     raw, contributions = scores_compute(state, features, explain=True)
     production = RankedBy(
-        label="production" + ("" if state.fallback else f" (v{state.model_version})"),
+        label="production (BM25 fallback)" if state.fallback else f"production (v{state.model_version})",
         ranks=ranks_from_order(order_compute(raw, limit=None)),
         scores=raw,
         contributions=contributions,

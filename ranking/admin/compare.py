@@ -27,8 +27,9 @@ from ranking.comparison import (
     difference_of,
     importance_difference_svg,
     importance_pair,
-    interval_excludes_zero,
+    interval_side,
     settings_pair,
+    window_text,
 )
 from ranking.errors import RegistryError
 from ranking.models import ModelVersion
@@ -73,9 +74,9 @@ class MetricRow:
         return difference_of(self.a, self.b)
 
     @property
-    def clear(self) -> bool:
-        """The paired interval of a − b excludes 0."""
-        return interval_excludes_zero(self.interval)
+    def side(self) -> str:
+        """ "better" when the paired interval of a − b is above 0, "worse" below, else ""."""
+        return {1: "better", -1: "worse"}.get(interval_side(self.interval), "")
 
 
 def _own_metrics(a: ModelVersion, b: ModelVersion) -> list[MetricRow]:
@@ -127,6 +128,8 @@ def versions_compare_view(model_admin: OperatedAdmin, request: HttpRequest) -> H
         a=a,
         b=b,
         own_metrics=_own_metrics(a, b),
+        own_windows=[window_text((v.windows or {}).get("eval")) for v in (a, b)],
+        paired_window=window_text(((paired or {}).get("windows") or {}).get("eval")),
         own_bm25_intervals=[report_interval(v.report, "model-bm25", "ndcg@10") for v in (a, b)],
         paired=paired,
         paired_rows=[

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth.models import Permission, User
+from django.core.cache import cache
 from django.urls import reverse
 
 from catalog.models import SearchRequest
@@ -26,6 +27,7 @@ def two_versions(small_config, settings, tmp_path):
     """v1 (20 rounds) in production, v2 (10 rounds) a candidate, the serving features built
     and loaded as a web worker would hold them."""
     settings.SEARCHOP_VAR_DIR = tmp_path / "var"
+    cache.clear()  # comparisons are cached by model text and window: the same in every run
     settings.SEARCHOP_EVALUATION = {**settings.SEARCHOP_EVALUATION, "bootstrap_resamples": 100}
     synthetic_data_generate(config=small_config)
     settings.SEARCHOP_TRAINING = {**settings.SEARCHOP_TRAINING, "num_boost_round": 20}

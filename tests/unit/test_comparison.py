@@ -13,10 +13,12 @@ from ranking.comparison import (
     difference_of,
     importance_difference_svg,
     importance_pair,
-    interval_excludes_zero,
+    interval_side,
     rank_change,
     ranks_from_order,
+    setting_text,
     settings_pair,
+    window_text,
 )
 
 
@@ -92,10 +94,28 @@ def test_contributions_explain_splits_the_features_that_pushed_up_and_down_witho
     assert [c.feature for c in everything_down] == ["price", "ctr"]
 
 
-def test_a_difference_needs_both_numbers_and_an_interval_is_clear_only_off_zero():
+def test_a_difference_needs_both_numbers_and_an_interval_has_a_side_only_off_zero():
     assert difference_of(0.5, 0.25) == 0.25
     assert difference_of(None, 0.25) is None
-    assert interval_excludes_zero([0.01, 0.02])
-    assert interval_excludes_zero([-0.02, -0.01])
-    assert not interval_excludes_zero([-0.01, 0.02])
-    assert not interval_excludes_zero(None)
+    assert interval_side([0.01, 0.02]) == 1
+    assert interval_side([-0.02, -0.01]) == -1
+    assert interval_side([-0.01, 0.02]) == 0
+    assert interval_side(None) == 0
+
+
+def test_a_window_reads_as_its_two_dates():
+    assert (
+        window_text(["2026-10-19T00:00:00+00:00", "2026-11-02T00:00:00+00:00"]) == "2026-10-19 to 2026-11-02"
+    )
+    assert window_text(None) == "–"
+
+
+def test_a_setting_reads_as_people_write_it():
+    assert (
+        setting_text(["2026-09-21T00:00:00+00:00", "2026-10-19T00:00:00+00:00"]) == "2026-09-21 to 2026-10-19"
+    )
+    assert setting_text("2026-10-19T00:00:00+00:00") == "2026-10-19"
+    assert setting_text("2026-10-19T06:30:00+00:00") == "2026-10-19T06:30:00+00:00"
+    assert setting_text(None) == "–"
+    assert setting_text(0.05) == "0.05"
+    assert setting_text([0, 1, 3, 7]) == "[0, 1, 3, 7]"
