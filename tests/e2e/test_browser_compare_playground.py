@@ -1,13 +1,13 @@
 """Headless Chromium opens the compare page and the query playground the way a search team
 would: from the version list, with two real versions trained on a small generated shop.
-Screenshots go to ``var/test/artefacts/`` (``SEARCHOP_TEST_ARTEFACTS``)."""
+Screenshots are kept as the run's artefacts in ``SEARCHOP_VAR_DIR/screenshots``."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.cache import cache
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -20,7 +20,7 @@ from ranking.services import model_version_promote, serving_features_build
 from tests.e2e.test_browser import browser, click_link, operator, wait  # noqa: F401 - shared fixtures
 from training.services import model_train
 
-ARTEFACTS = Path(os.environ.get("SEARCHOP_TEST_ARTEFACTS", "var/test/artefacts"))
+ARTEFACTS = Path(settings.SEARCHOP_VAR_DIR) / "screenshots"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

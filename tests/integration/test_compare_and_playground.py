@@ -4,9 +4,12 @@ team uses to set two versions side by side and to try a query by hand."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
 from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
+from django.core.management import call_command
 from django.urls import reverse
 
 from catalog.models import SearchRequest
@@ -163,3 +166,15 @@ def _a_query_with_matches() -> str:
     )
     assert query
     return query
+
+
+def test_the_compare_command_fills_the_cache_the_page_reads(viewer, two_versions):
+    first, second = two_versions
+    out = io.StringIO()
+
+    call_command("compare_models", str(first.version), str(second.version), stdout=out)
+    page = viewer.get(reverse(COMPARE), {"a": first.version, "b": second.version})
+
+    assert "95% interval" in out.getvalue()
+    assert "ndcg@10" in out.getvalue()
+    assert page.context["paired"]["lists"] > 0
