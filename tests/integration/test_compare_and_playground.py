@@ -11,6 +11,7 @@ from django.contrib.auth.models import Permission, User
 from django.core.cache import cache
 from django.core.management import call_command
 from django.urls import reverse
+from prometheus_client import REGISTRY
 
 from catalog.models import SearchRequest
 from catalog.search import product_candidates_search
@@ -110,6 +111,7 @@ def test_the_playground_ranks_full_text_candidates_side_by_side_with_explanation
     first, second = two_versions
     query = _a_query_with_matches()
     requests_before = SearchRequest.objects.count()
+    observed_before = rank_observations()
 
     page = viewer.get(PLAYGROUND, {"q": query, "other": f"v{second.version}"})
 
@@ -130,6 +132,7 @@ def test_the_playground_ranks_full_text_candidates_side_by_side_with_explanation
     assert up or down
     assert 'class="explanation"' in page.content.decode()
     assert SearchRequest.objects.count() == requests_before
+    assert rank_observations() == observed_before
 
 
 def test_the_playground_puts_a_baseline_beside_production(viewer, two_versions):
@@ -154,6 +157,17 @@ def test_staff_without_the_registry_view_permission_are_refused_the_playground(c
     client.force_login(User.objects.create_user("clerk", password="x", is_staff=True))
 
     assert client.get(PLAYGROUND, {"q": "shoes"}).status_code == 403
+
+
+def rank_observations() -> float:
+    """Rank requests observed for Prometheus so far (the latency histogram's count), all labels."""
+    return sum(
+        sample.value
+        for metric in REGISTRY.collect()
+        if metric.name == "searchop_rank_latency_seconds"
+        for sample in metric.samples
+        if sample.name.endswith("_count")
+    )
 
 
 def _a_query_with_matches() -> str:
