@@ -1,9 +1,9 @@
 """Candidates for a typed query, from the catalog: what the control room's query playground
 ranks (the shop's own search backend sends its candidates to ``/api/rank`` itself).
 
-On PostgreSQL, full-text search over the product text (title, brand, category, description)
-with the GIN index of migration ``0006_product_text_search_index``: the query's terms joined
-by OR, ordered by ``ts_rank``. On the embedded default (SQLite), the in-memory BM25 of
+On PostgreSQL, full-text search over the product text (title, brand, category, description):
+the stored ``search_document`` column and its GIN index (migration
+``0006_product_text_search_index``), the query's terms joined by OR, ordered by ``ts_rank``. On the embedded default (SQLite), the in-memory BM25 of
 ``catalog.text`` over the same text, built once per catalog state and kept in the process.
 """
 
@@ -12,9 +12,10 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVectorField
 from django.db import connection
 from django.db.models import Count, F, Max, QuerySet
+from django.db.models.expressions import RawSQL
 
 from catalog import text
 from catalog.models import Product
@@ -25,9 +26,9 @@ SEARCH_CONFIG = "english"
 SEARCH_FIELDS = ("title", "brand", "category", "description")
 
 
-def product_search_vector() -> SearchVector:
-    """The expression migration 0006 indexes; a query must use exactly this one to use the index."""
-    return SearchVector(*SEARCH_FIELDS, config=SEARCH_CONFIG)
+def product_search_document() -> RawSQL:
+    """The stored ``tsvector`` of a product's text (PostgreSQL only; not a model field)."""
+    return RawSQL('"catalog_product"."search_document"', [], output_field=SearchVectorField())
 
 
 def product_candidates_search(*, query: str, limit: int = CANDIDATES_LIMIT) -> list[str]:
@@ -53,7 +54,7 @@ def product_full_text_queryset(*, terms: Sequence[str]) -> QuerySet[Product]:
     search = SearchQuery(" | ".join(terms), config=SEARCH_CONFIG, search_type="raw")
     return (
         Product.objects.filter(active=True)
-        .annotate(document=product_search_vector())
+        .annotate(document=product_search_document())
         .filter(document=search)
         .annotate(rank=SearchRank(F("document"), search))
         .order_by("-rank", "external_id")

@@ -64,6 +64,10 @@ class PlaygroundRow:
     other_label: str
 
     @property
+    def explained(self) -> bool:
+        return self.production_explanation is not None or self.other_explanation is not None
+
+    @property
     def explanations(self) -> list[tuple[str, tuple[list[Contribution], list[Contribution]] | None]]:
         return [("production", self.production_explanation), (self.other_label, self.other_explanation)]
 
@@ -89,10 +93,13 @@ def playground_ranker_choices() -> list[tuple[str, str]]:
     return [(f"v{v}", f"v{v} ({status})") for v, status in versions] + [(b, b) for b in BASELINE_CHOICES]
 
 
-def playground_rank(*, query: str, user_id: str = "", other: str = "bm25") -> PlaygroundResult:
+def playground_rank(
+    *, query: str, user_id: str = "", other: str = "bm25", explain: str = ""
+) -> PlaygroundResult:
     """Rank the catalog's top 50 candidates for ``query`` by production and by ``other``
-    (``v7`` or a baseline). Raises PlaygroundError for an unknown ranker or a bad query, and
-    the serving state's ServingUnavailable while the model loads."""
+    (``v7`` or a baseline); explain the product ``explain`` (its id) on demand. Raises
+    PlaygroundError for an unknown ranker or a bad query, and the serving state's
+    ServingUnavailable while the model loads."""
     try:
         ref = ranker_parse(other)
     except ValueError as error:
@@ -126,8 +133,12 @@ def playground_rank(*, query: str, user_id: str = "", other: str = "bm25") -> Pl
             other_rank=int(second.ranks[i]),
             other_score=float(second.scores[i]),
             rank_change=rank_change(int(production.ranks[i]), int(second.ranks[i])),
-            production_explanation=_explanation(names, features, production.contributions, i),
-            other_explanation=_explanation(names, features, second.contributions, i),
+            production_explanation=_explanation(names, features, production.contributions, i)
+            if candidate["id"] == explain
+            else None,
+            other_explanation=_explanation(names, features, second.contributions, i)
+            if candidate["id"] == explain
+            else None,
             other_label=second.label,
         )
         for i, candidate in enumerate(candidates)

@@ -39,6 +39,7 @@ def playground_view(request: HttpRequest) -> HttpResponse:
                 query=form.cleaned_data["q"],
                 user_id=form.cleaned_data["user"],
                 other=form.cleaned_data["other"] or "bm25",
+                explain=request.GET.get("why", "")[:128],  # a row's "why?" link, not the form
             )
         except (PlaygroundError, ServingUnavailable) as error:
             problem = str(error)
@@ -50,5 +51,13 @@ def playground_view(request: HttpRequest) -> HttpResponse:
         "result": result,
         "problem": problem,
         "connection_vendor": connection.vendor,
+        "base_query": _without_why(request),
     }
     return TemplateResponse(request, "admin/ranking/playground/playground.html", context)
+
+
+def _without_why(request: HttpRequest) -> str:
+    """The page's query string without ``why``, to which each row's "why" link adds its product."""
+    query = request.GET.copy()
+    query.pop("why", None)
+    return query.urlencode()

@@ -79,11 +79,13 @@ def test_a_search_team_tries_a_query_in_the_playground(operator, live_server, tw
     Select(operator.find_element(By.NAME, "other")).select_by_value(f"v{second.version}")
     operator.find_element(By.CSS_SELECTOR, "input[type=submit][value=Rank]").click()
     results = wait(operator).until(conditions.presence_of_element_located((By.ID, "playground-results")))
-    first_why = results.find_element(By.CSS_SELECTOR, "details.explanation summary")
-    first_why.click()
+    rows = results.find_elements(By.CSS_SELECTOR, "tbody tr")
+    results.find_element(By.LINK_TEXT, "why?").click()
+    explanation = wait(operator).until(
+        conditions.presence_of_element_located((By.CSS_SELECTOR, "details.explanation[open] li"))
+    )
     screenshot(operator, "playground")
 
-    rows = results.find_elements(By.CSS_SELECTOR, "tbody tr")
     assert rows
-    assert results.find_element(By.CSS_SELECTOR, "details.explanation[open] li")
+    assert explanation.text
     assert SearchRequest.objects.count() == requests_before

@@ -105,9 +105,7 @@ def test_the_version_page_links_to_a_comparison_with_production(viewer, two_vers
     assert compare.context["b"].status == "production"
 
 
-def test_the_playground_ranks_full_text_candidates_side_by_side_with_explanations_and_logs_nothing(
-    viewer, two_versions
-):
+def test_the_playground_ranks_full_text_candidates_side_by_side_and_logs_nothing(viewer, two_versions):
     first, second = two_versions
     query = _a_query_with_matches()
     requests_before = SearchRequest.objects.count()
@@ -125,14 +123,28 @@ def test_the_playground_ranks_full_text_candidates_side_by_side_with_explanation
     assert sorted(row.other_rank for row in result.rows) == list(range(1, len(result.rows) + 1))
     for row in result.rows:
         assert row.rank_change == row.production_rank - row.other_rank
-    top = result.rows[0]
-    assert top.production_explanation is not None
-    assert top.other_explanation is not None
-    up, down = top.production_explanation
-    assert up or down
-    assert 'class="explanation"' in page.content.decode()
+    assert not any(row.explained for row in result.rows)
+    assert "why=" in page.content.decode()
     assert SearchRequest.objects.count() == requests_before
     assert rank_observations() == observed_before
+
+
+def test_the_playground_explains_a_product_on_demand_by_both_models(viewer, two_versions):
+    _, second = two_versions
+    query = _a_query_with_matches()
+    first_page = viewer.get(PLAYGROUND, {"q": query, "other": f"v{second.version}"})
+    asked = first_page.context["result"].rows[-1].product_id
+
+    page = viewer.get(PLAYGROUND, {"q": query, "other": f"v{second.version}", "why": asked})
+
+    explained = [row for row in page.context["result"].rows if row.explained]
+    assert [row.product_id for row in explained] == [asked]
+    for explanation in (explained[0].production_explanation, explained[0].other_explanation):
+        up, down = explanation
+        assert up or down
+        assert all(item.contribution > 0 for item in up)
+        assert all(item.contribution < 0 for item in down)
+    assert 'class="explanation"' in page.content.decode()
 
 
 def test_the_playground_puts_a_baseline_beside_production(viewer, two_versions):
@@ -140,7 +152,8 @@ def test_the_playground_puts_a_baseline_beside_production(viewer, two_versions):
 
     result = page.context["result"]
     assert result.other_label == "popularity"
-    assert result.rows[0].other_explanation is None
+    assert result.rows[0].other_score == result.rows[0].other_score  # a number, not NaN
+    assert {row.other_rank for row in result.rows} == set(range(1, len(result.rows) + 1))
 
 
 def test_people_who_are_not_staff_are_refused_both_pages(outsider):
