@@ -5,7 +5,8 @@ scored on the same held-out lists with the paired interval of each difference, t
 
 The pairing is the training app's evaluation (``settings.SEARCHOP_VERSION_COMPARISON``: ranking
 may not import training); it takes seconds, so the page shows it from the cache and computes
-it when asked (``&paired=1``).
+it when asked (``&paired=1``), from the evaluation features the pipeline built (building them
+is the ``compare_models`` command's job: minutes on a large shop).
 """
 
 from __future__ import annotations

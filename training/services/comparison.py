@@ -42,13 +42,14 @@ def _cache_key(sha_a: str, sha_b: str, window: list[str], resamples: int) -> str
 
 
 def model_versions_compare(
-    *, a: int, b: int, compute: bool = True, reporter: Reporter | None = None
+    *, a: int, b: int, compute: bool = True, build_features: bool = False, reporter: Reporter | None = None
 ) -> dict | None:
     """Versions ``a`` and ``b`` scored on the same lists: each metric for both and the 95%
     paired bootstrap interval of ``a − b``; cached. Without ``compute``, only what the cache
-    holds (None if nothing: two indexed reads and a look-up). Changes no row, except that it
-    builds the window's evaluation feature set once when the pipeline has not. Raises
-    RegistryError for a version that cannot be loaded safely, ComparisonUnavailable without lists."""
+    holds (None if nothing: two indexed reads and a look-up). Changes no row, except that with
+    ``build_features`` it builds the window's evaluation feature set when the pipeline has not
+    (minutes on a large shop: the command may, a page does not). Raises RegistryError for a
+    version that cannot be loaded safely, ComparisonUnavailable without lists or features."""
     reporter = reporter or Reporter.silent()
     started = time.perf_counter()
     version_a, version_b = model_version_get(version=a), model_version_get(version=b)
@@ -68,7 +69,7 @@ def model_versions_compare(
         return cached
     booster_a, booster_b = booster_load(model_version=version_a), booster_load(model_version=version_b)
     try:
-        lists = evaluation_set_build(windows=windows, reporter=reporter)
+        lists = evaluation_set_build(windows=windows, build_features=build_features, reporter=reporter)
     except PipelineError as error:
         raise ComparisonUnavailable(str(error)) from error
     with reporter.step(f"Scoring v{a} and v{b} on the same lists"):

@@ -259,13 +259,20 @@ class EvaluationSet:
     feature_set: int
 
 
-def evaluation_set_build(*, windows: Windows, reporter: Reporter | None = None) -> EvaluationSet:
+def evaluation_set_build(
+    *, windows: Windows, build_features: bool = True, reporter: Reporter | None = None
+) -> EvaluationSet:
     """The evaluation lists of ``windows`` with their matrix and the propensities, as
     ``dataset_build`` makes them, without the training sets. The features before T2 come from
-    the ready evaluation feature set of that cut-off when the pipeline built one (built here
-    otherwise)."""
+    the ready evaluation feature set of that cut-off when the pipeline built one; otherwise
+    they are built here, or, without ``build_features``, PipelineError says so."""
     reporter = reporter or Reporter.silent()
     stored = feature_set_ready_get(until=windows.train_end, purpose=FeatureSet.Purpose.EVAL)
+    if stored is None and not build_features:
+        raise PipelineError(
+            f"The evaluation features before {windows.train_end:%Y-%m-%d} are not built yet "
+            "(the next pipeline run builds them)."
+        )
     if stored is not None:
         build = FeatureBuild(
             feature_set=stored, tables=feature_tables_read(feature_set=stored), catalog=catalog_frame_get()

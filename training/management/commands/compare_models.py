@@ -14,7 +14,8 @@ class Command(BaseCommand):
     help = (
         "Score two model versions on the same lists (the current evaluation window) and print "
         "each metric for both with the 95% paired interval of A − B. Fills the compare page's "
-        "cache, so on a large shop the page shows it at once. Changes no row."
+        "cache, so on a large shop the page shows it at once. Builds the window's evaluation "
+        "features when the pipeline has not; changes no other row."
     )
 
     def add_arguments(self, parser):
@@ -26,7 +27,7 @@ class Command(BaseCommand):
         a, b = options["a"], options["b"]
         reporter = Reporter.silent() if options["json"] else Reporter.to_stream(self.stdout)
         try:
-            result = model_versions_compare(a=a, b=b, reporter=reporter)
+            result = model_versions_compare(a=a, b=b, build_features=True, reporter=reporter)
         except (ComparisonUnavailable, RegistryError) as error:
             raise CommandError(str(error)) from error
         assert result is not None  # computed, not only looked up
