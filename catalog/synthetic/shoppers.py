@@ -1,0 +1,211 @@
+"""The shop's shoppers, live: they search, any ranker orders what they see, and they act on
+that order as the generator's shoppers act on the logging policy's lists.
+
+For each search, in the order the generator applies them:
+
+1. **Who and what**: sessions of one to three searches by users drawn by activity, queries
+   from their preferred categories (``generator.lists_draw``). With ``new_queries`` a share
+   of searches types an intent of the same category that the shop has never logged
+   (``shop.queries_unseen``: a price word with an attribute or a brand), for drift tests.
+2. **Candidates**: the query's pool under the logging policy (``generator.logging_policy_lists``:
+   BM25 plus noise, 10-20 products), sent in that order to the ranker.
+3. **The ranker** (any callable: ``/api/rank`` over HTTP, in-process, or a plain function)
+   answers a request id and the ids in the order it shows them.
+4. **The shopper** judges what is shown with the ground truth (``relevance.true_relevance``)
+   and clicks, adds to the cart and buys under the same position-based model and funnel
+   (``clicks.funnel_simulate``).
+5. **Events**: one per click, add-to-cart and purchase, with the request id, the position
+   shown and the time of the clock (now, by default): what a shop's front end would send.
+
+Pure numpy, no Django (the caller brings the ranker): deterministic for a seed, given a
+deterministic ranker and clock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from catalog.synthetic.clicks import funnel_simulate
+from catalog.synthetic.config import SyntheticConfig
+from catalog.synthetic.generator import hex_ids, lists_draw, logging_policy_lists, typed_queries
+from catalog.synthetic.relevance import true_relevance
+from catalog.synthetic.shop import Shop, queries_join, queries_unseen
+
+# Sessions drawn at a time (each of one to three searches).
+SESSIONS_PER_DRAW = 256
+# What each step of the funnel sends, in order.
+FUNNEL_EVENTS = ("click", "add_to_cart", "purchase")
+
+
+@dataclass(frozen=True)
+class RankAnswer:
+    """What a ranker answered: its request id, the ids in the order shown and, when an online
+    experiment served the search, which (``{"id", "kind", "arm"}``; None otherwise)."""
+
+    request_id: str
+    ids: list[str]
+    experiment: dict[str, Any] | None = None
+
+
+# ``rank(query, user_id, session_id, candidates)``; candidates as ``/api/rank`` takes them.
+Ranker = Callable[[str, str, str, list[dict[str, Any]]], RankAnswer]
+
+
+@dataclass(frozen=True)
+class SimulatedSearch:
+    """One search and what the shopper did with the list it was shown."""
+
+    request_id: str
+    query: str  # as typed
+    query_norm: str  # the intent's normal form
+    unseen_query: bool
+    user_id: str
+    session_id: str
+    candidates: list[str]  # in the logging policy's order, as sent
+    shown: list[str]  # in the ranker's order
+    relevance: np.ndarray  # true grade of each shown product
+    events: list[dict[str, Any]] = field(default_factory=list)
+    experiment: dict[str, Any] | None = None
+
+    def count(self, event_type: str) -> int:
+        return sum(1 for event in self.events if event["event_type"] == event_type)
+
+    def positions(self, event_type: str) -> list[int]:
+        return [event["position"] for event in self.events if event["event_type"] == event_type]
+
+
+class ShopperSimulator:
+    """The shoppers of one synthetic shop. ``Shop`` must be the one whose catalog is loaded
+    (``ShopperSimulator.for_config`` rebuilds it as the generator does); ``seed`` drives the
+    shoppers alone, so two runs with one seed make the same searches and the same choices."""
+
+    def __init__(
+        self,
+        shop: Shop,
+        config: SyntheticConfig,
+        *,
+        seed: int,
+        new_queries: float = 0.0,
+        clock: Callable[[], datetime] | None = None,
+    ):
+        if not 0.0 <= new_queries <= 1.0:
+            raise ValueError("new_queries must be between 0 and 1")
+        self.config = config
+        self.rng = np.random.default_rng([seed, 7])
+        self.new_queries = new_queries
+        self.clock = clock or (lambda: datetime.now(UTC))
+        self.seen = len(shop.queries.text)
+        self._seen_texts = frozenset(shop.queries.text.tolist())
+        unseen = queries_unseen(config, shop, np.random.default_rng([config.seed, 2]))
+        self.shop = Shop(catalog=shop.catalog, users=shop.users, queries=queries_join(shop.queries, unseen))
+        queries = shop.queries
+        self._category_queries = [np.flatnonzero(queries.category == cat) for cat in range(config.categories)]
+        self._unseen_by_category = [
+            self.seen + np.flatnonzero(unseen.category == cat) for cat in range(config.categories)
+        ]
+        self._external_index = {pid: i for i, pid in enumerate(shop.catalog.external_ids)}
+        self._payloads = [_payload(shop, i) for i in range(len(shop.catalog))]
+
+    @classmethod
+    def for_config(cls, config: SyntheticConfig, **options: Any) -> ShopperSimulator:
+        """The shoppers of the shop ``generate_synthetic_data`` made with ``config``."""
+        return cls(Shop.generate(config, np.random.default_rng(config.seed)), config, **options)
+
+    def is_unseen(self, query_norm: str) -> bool:
+        """Whether the shop's users never typed this (normalised) query before."""
+        return query_norm not in self._seen_texts
+
+    def run(self, searches: int, rank: Ranker) -> Iterator[SimulatedSearch]:
+        """``searches`` searches, one at a time, each ranked by ``rank`` and played (steps 1-5)."""
+        done = 0
+        while done < searches:
+            for query, user, session_id in self._searches_draw():
+                if done == searches:
+                    return
+                yield self._search_play(query, user, session_id, rank)
+                done += 1
+
+    def _searches_draw(self) -> Iterator[tuple[int, int, str]]:
+        """Step 1 for a batch of sessions: (query index, user index, session id) per search."""
+        shop, rng = self.shop, self.rng
+        lists = lists_draw(
+            users=shop.users,
+            queries=shop.queries,
+            category_queries=self._category_queries,
+            sessions=SESSIONS_PER_DRAW,
+            days=1,
+            rng=rng,
+        )
+        query = lists.query.copy()
+        for index in np.flatnonzero(rng.random(len(query)) < self.new_queries):
+            choices = self._unseen_by_category[shop.queries.category[query[index]]]
+            if len(choices):
+                query[index] = rng.choice(choices)
+        session_ids = hex_ids(rng, SESSIONS_PER_DRAW)
+        yield from zip(query.tolist(), lists.user.tolist(), session_ids[lists.session].tolist(), strict=True)
+
+    def _search_play(self, query: int, user: int, session_id: str, rank: Ranker) -> SimulatedSearch:
+        """Steps 2-5 for one search."""
+        shop, rng, catalog = self.shop, self.rng, self.shop.catalog
+        policy = logging_policy_lists(np.array([query]), queries=shop.queries, config=self.config, rng=rng)
+        candidates = shop.queries.pool[query][policy.slot[0][policy.valid[0]]]
+        query_norm = str(shop.queries.text[query])
+        typed = str(typed_queries(np.array([query_norm], dtype=object), rng)[0])
+        user_id = str(shop.users.ids[user])
+        answer = rank(typed, user_id, session_id, [self._payloads[i] for i in candidates])
+        shown = np.array([self._external_index[pid] for pid in answer.ids], dtype=np.int64)
+        relevance = true_relevance(shown, query=query, user=user, shop=shop, rng=rng)
+        funnel = funnel_simulate(relevance, eta=self.config.examination_eta, rng=rng)
+        now = self.clock()
+        events = [
+            {
+                "event_type": event_type,
+                "product_id": str(catalog.external_ids[shown[position]]),
+                "position": position + 1,
+                "request_id": answer.request_id,
+                "timestamp": now,
+                "query": typed,
+                "user_id": user_id,
+                "session_id": session_id,
+            }
+            for event_type, mask in zip(
+                FUNNEL_EVENTS, (funnel.clicked, funnel.carted, funnel.purchased), strict=True
+            )
+            for position in np.flatnonzero(mask).tolist()
+        ]
+        for event, event_id in zip(events, hex_ids(rng, len(events)), strict=True):
+            event["event_id"] = str(event_id)
+        return SimulatedSearch(
+            request_id=answer.request_id,
+            query=typed,
+            query_norm=query_norm,
+            unseen_query=query >= self.seen,
+            user_id=user_id,
+            session_id=session_id,
+            candidates=[str(catalog.external_ids[i]) for i in candidates],
+            shown=list(answer.ids),
+            relevance=relevance,
+            events=events,
+            experiment=answer.experiment,
+        )
+
+
+def _payload(shop: Shop, index: int) -> dict[str, Any]:
+    """A product as the shop's search backend sends it to ``/api/rank``."""
+    catalog = shop.catalog
+    rating = float(catalog.ratings[index])
+    return {
+        "id": str(catalog.external_ids[index]),
+        "title": str(catalog.titles[index]),
+        "price": float(catalog.prices[index]),
+        "category": str(catalog.category_names[index]),
+        "brand": str(catalog.brands[index]),
+        "description": str(catalog.descriptions[index]),
+        "rating": None if math.isnan(rating) else rating,
+    }
