@@ -16,6 +16,7 @@ For each search, in the order the generator applies them:
    (``clicks.funnel_simulate``).
 5. **Events**: one per click, add-to-cart and purchase, with the request id, the position
    shown and the time of the clock (now, by default): what a shop's front end would send.
+   Their ids come from the request id, so a second run of one seed stores new events.
 
 Pure numpy, no Django (the caller brings the ranker): deterministic for a seed, given a
 deterministic ranker and clock.
@@ -23,6 +24,7 @@ deterministic ranker and clock.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -179,8 +181,8 @@ class ShopperSimulator:
             )
             for position in np.flatnonzero(mask).tolist()
         ]
-        for event, event_id in zip(events, hex_ids(rng, len(events)), strict=True):
-            event["event_id"] = str(event_id)
+        for event in events:
+            event["event_id"] = event_id_of(answer.request_id, event["event_type"], event["position"])
         return SimulatedSearch(
             request_id=answer.request_id,
             query=typed,
@@ -194,6 +196,18 @@ class ShopperSimulator:
             events=events,
             experiment=answer.experiment,
         )
+
+
+def event_id_of(request_id: str, event_type: str, position: int) -> str:
+    """The event's id, a UUID4 in 32 hex digits made from what it is: a re-sent event keeps
+    its id (and is stored once), while another search (a new request id) never reuses one,
+    whatever the seed."""
+    raw = bytearray(
+        hashlib.blake2b(f"{request_id}:{event_type}:{position}".encode(), digest_size=16).digest()
+    )
+    raw[6] = (raw[6] & 0x0F) | 0x40
+    raw[8] = (raw[8] & 0x3F) | 0x80
+    return raw.hex()
 
 
 def _payload(shop: Shop, index: int) -> dict[str, Any]:
