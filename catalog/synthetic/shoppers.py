@@ -60,6 +60,20 @@ Ranker = Callable[[str, str, str, list[dict[str, Any]]], RankAnswer]
 
 
 @dataclass(frozen=True)
+class SearchDraw:
+    """A search before it is ranked: who typed what, and the candidates (``/api/rank``'s)."""
+
+    query_index: int  # into the simulator's shop.queries (unseen ones after the shop's own)
+    user_index: int
+    query: str  # as typed
+    query_norm: str
+    unseen_query: bool
+    user_id: str
+    session_id: str
+    candidates: list[dict[str, Any]]  # in the logging policy's order
+
+
+@dataclass(frozen=True)
 class SimulatedSearch:
     """One search and what the shopper did with the list it was shown."""
 
@@ -125,15 +139,22 @@ class ShopperSimulator:
 
     def run(self, searches: int, rank: Ranker) -> Iterator[SimulatedSearch]:
         """``searches`` searches, one at a time, each ranked by ``rank`` and played (steps 1-5)."""
+        for search in self.searches_draw(searches):
+            answer = rank(search.query, search.user_id, search.session_id, search.candidates)
+            yield self.search_play(search, answer)
+
+    def searches_draw(self, searches: int) -> Iterator[SearchDraw]:
+        """Steps 1 and 2: who searches what, and the candidates, for ``searches`` searches
+        (drawn lazily: ``run`` interleaves them with the shoppers' choices)."""
         done = 0
         while done < searches:
-            for query, user, session_id in self._searches_draw():
+            for query, user, session_id in self._sessions_draw():
                 if done == searches:
                     return
-                yield self._search_play(query, user, session_id, rank)
+                yield self._search_draw(query, user, session_id)
                 done += 1
 
-    def _searches_draw(self) -> Iterator[tuple[int, int, str]]:
+    def _sessions_draw(self) -> Iterator[tuple[int, int, str]]:
         """Step 1 for a batch of sessions: (query index, user index, session id) per search."""
         shop, rng = self.shop, self.rng
         lists = lists_draw(
@@ -152,17 +173,31 @@ class ShopperSimulator:
         session_ids = hex_ids(rng, SESSIONS_PER_DRAW)
         yield from zip(query.tolist(), lists.user.tolist(), session_ids[lists.session].tolist(), strict=True)
 
-    def _search_play(self, query: int, user: int, session_id: str, rank: Ranker) -> SimulatedSearch:
-        """Steps 2-5 for one search."""
-        shop, rng, catalog = self.shop, self.rng, self.shop.catalog
+    def _search_draw(self, query: int, user: int, session_id: str) -> SearchDraw:
+        """Step 2 and the query as typed."""
+        shop, rng = self.shop, self.rng
         policy = logging_policy_lists(np.array([query]), queries=shop.queries, config=self.config, rng=rng)
         candidates = shop.queries.pool[query][policy.slot[0][policy.valid[0]]]
         query_norm = str(shop.queries.text[query])
-        typed = str(typed_queries(np.array([query_norm], dtype=object), rng)[0])
-        user_id = str(shop.users.ids[user])
-        answer = rank(typed, user_id, session_id, [self._payloads[i] for i in candidates])
+        return SearchDraw(
+            query_index=query,
+            user_index=user,
+            query=str(typed_queries(np.array([query_norm], dtype=object), rng)[0]),
+            query_norm=query_norm,
+            unseen_query=query >= self.seen,
+            user_id=str(shop.users.ids[user]),
+            session_id=session_id,
+            candidates=[self._payloads[i] for i in candidates],
+        )
+
+    def search_play(self, search: SearchDraw, answer: RankAnswer) -> SimulatedSearch:
+        """Steps 4 and 5: the shopper of ``search`` acts on the order of ``answer``. One search
+        may be played on several orders (each play judges and clicks afresh)."""
+        shop, rng, catalog = self.shop, self.rng, self.shop.catalog
         shown = np.array([self._external_index[pid] for pid in answer.ids], dtype=np.int64)
-        relevance = true_relevance(shown, query=query, user=user, shop=shop, rng=rng)
+        relevance = true_relevance(
+            shown, query=search.query_index, user=search.user_index, shop=shop, rng=rng
+        )
         funnel = funnel_simulate(relevance, eta=self.config.examination_eta, rng=rng)
         now = self.clock()
         events = [
@@ -172,9 +207,9 @@ class ShopperSimulator:
                 "position": position + 1,
                 "request_id": answer.request_id,
                 "timestamp": now,
-                "query": typed,
-                "user_id": user_id,
-                "session_id": session_id,
+                "query": search.query,
+                "user_id": search.user_id,
+                "session_id": search.session_id,
             }
             for event_type, mask in zip(
                 FUNNEL_EVENTS, (funnel.clicked, funnel.carted, funnel.purchased), strict=True
@@ -185,12 +220,12 @@ class ShopperSimulator:
             event["event_id"] = event_id_of(answer.request_id, event["event_type"], event["position"])
         return SimulatedSearch(
             request_id=answer.request_id,
-            query=typed,
-            query_norm=query_norm,
-            unseen_query=query >= self.seen,
-            user_id=user_id,
-            session_id=session_id,
-            candidates=[str(catalog.external_ids[i]) for i in candidates],
+            query=search.query,
+            query_norm=search.query_norm,
+            unseen_query=search.unseen_query,
+            user_id=search.user_id,
+            session_id=search.session_id,
+            candidates=[product["id"] for product in search.candidates],
             shown=list(answer.ids),
             relevance=relevance,
             events=events,
