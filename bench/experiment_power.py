@@ -354,7 +354,7 @@ def table(rows: list[dict]) -> list[str]:
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
-        ratio = f"{row['ab'] / row['interleaving']:.0f}x" if row["ab"] and row["interleaving"] else "n/a"
+        ratio = f"{row['ab'] / row['interleaving']:.1f}x" if row["ab"] and row["interleaving"] else "n/a"
         lines.append(
             f"| {row['other']} | {row['win']:.2%} / {row['loss']:.2%} "
             f"| {searches(row['interleaving'], row['cap'])} | {row['ctr_model']:.2%} / {row['ctr_other']:.2%} "
