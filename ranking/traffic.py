@@ -11,7 +11,7 @@ is written in the request (``SEARCHOP_IMPRESSION_LOG=sync``): a command's proces
 background writer to wait for, and each search's row is stored before its events arrive.
 
 ``traffic_simulate`` plays the searches, at most ``rate`` a second, sends the events in
-batches, and counts what happened: searches, clicks, CTR (searches with a click), carts,
+batches (of 500, or what is pending every 5 s), and counts what happened: searches, clicks, CTR (searches with a click), carts,
 purchases, and the searches per experiment arm (the ``experiment`` field of the answer).
 """
 
@@ -33,6 +33,9 @@ from catalog.synthetic.shoppers import RankAnswer, ShopperSimulator, SimulatedSe
 RANK_PATH = "/api/rank"
 EVENTS_PATH = "/api/events"
 EVENTS_PER_BATCH = 500  # /api/events takes at most 1,000 a request
+# ... and pending events go at least this often, so that a slow run (the demo's few searches
+# a second) feeds an experiment's report as it goes.
+EVENTS_MAX_WAIT_SECONDS = 5.0
 # A 503 (a worker loading its model, a database restarting) or a 429 is retried after its
 # Retry-After, this many times at most.
 MAX_RETRIES = 10
@@ -169,15 +172,18 @@ def traffic_simulate(
     summary = TrafficSummary()
     ranker = _ApiRanker(api)
     pending: list[dict[str, Any]] = []
-    started = time.perf_counter()
+    started = sent_at = time.perf_counter()
     bar = reporter.bar(total=searches, unit="search", desc="searches")
     try:
         with bar:
             for number, search in enumerate(simulator.run(searches, ranker), start=1):
                 summary.add(search, ranker.last_seconds)
                 pending.extend(search.events)
-                if len(pending) >= EVENTS_PER_BATCH:
+                if len(pending) >= EVENTS_PER_BATCH or (
+                    pending and time.perf_counter() - sent_at >= EVENTS_MAX_WAIT_SECONDS
+                ):
                     _events_send(api, pending, summary)
+                    sent_at = time.perf_counter()
                 bar.update(1)
                 if number % 25 == 0 or number == searches:
                     bar.set_postfix_str(summary.progress_text(), refresh=False)
