@@ -70,6 +70,7 @@ def test_the_demo_worker_and_beat_run_the_schedule_over_the_filesystem_broker(tm
     )
     assert PeriodicTask.objects.get(name="pipeline-watchdog").last_run_at is not None
     assert "transport:   filesystem://" in worker_log.read_text()  # the worker's banner
+    assert any((tmp_path / "broker" / "control").iterdir())  # and its files under var/, not the checkout
 
 
 def _succeeded(log: Path) -> str:
