@@ -40,6 +40,7 @@ EVENTS_MAX_WAIT_SECONDS = 5.0
 # Retry-After, this many times at most.
 MAX_RETRIES = 10
 MAX_WAIT_SECONDS = 30.0
+LOG_BAR_SECONDS = 30.0
 
 
 class TrafficError(Exception):
@@ -174,6 +175,9 @@ def traffic_simulate(
     pending: list[dict[str, Any]] = []
     started = sent_at = time.perf_counter()
     bar = reporter.bar(total=searches, unit="search", desc="searches")
+    stream = reporter.stream
+    if stream is not None and not stream.isatty():
+        bar.mininterval = LOG_BAR_SECONDS  # a log file (the demo's) gets a line now and then
     try:
         with bar:
             for number, search in enumerate(simulator.run(searches, ranker), start=1):
