@@ -102,8 +102,8 @@ def summary_text(summary: TrafficSummary, *, seed: int, where: str) -> str:
         + (f", unseen queries {summary.unseen_queries:,}" if summary.unseen_queries else ""),
         f"  clicks        {summary.clicks:>10,}   CTR {summary.ctr:.2%} (searches with a click), "
         f"{summary.clicks / searches:.3f} per search",
-        f"  add-to-carts  {summary.add_to_carts:>10,}   {summary.add_to_carts / searches:.2%} per search",
-        f"  purchases     {summary.purchases:>10,}   {summary.purchases / searches:.2%} per search",
+        f"  add-to-carts  {summary.add_to_carts:>10,}   {summary.add_to_carts / searches:.3f} per search",
+        f"  purchases     {summary.purchases:>10,}   {summary.purchases / searches:.3f} per search",
         f"  events        {summary.events_sent:>10,}   stored {summary.events_stored:,}",
         f"  /api/rank     p50 {summary.rank_ms(0.5):.1f} ms, p95 {summary.rank_ms(0.95):.1f} ms",
         "  searches by experiment arm:",
