@@ -107,3 +107,15 @@ def test_the_import_benchmark_writes_its_block_of_the_docs(databases, tmp_path):
     text = output.read_text()
     assert "<!-- bench:begin -->" in text
     assert "import / \\copy" in text
+
+
+def test_the_experiment_power_benchmark_runs_on_a_tiny_shop(databases):
+    url = database_url("bench_power")
+    databases.append(url)
+    out = run(
+        "experiment_power.py", "--smoke", "--searches=300", "--experiments=20", "--cap=20000",
+        BENCH_DATABASE_URL=url,
+    )  # fmt: skip
+    assert "| model vs |" in out, out[-3000:]
+    for other in ("bm25", "popularity", "weaker model"):
+        assert f"| {other} |" in out
