@@ -188,7 +188,9 @@ class EventsView(MachineAPIView):
         responses={
             200: OpenApiResponse(BatchOutput, description="Stored."),
             **ERROR_RESPONSES,
-            503: error_schema("The database is unreachable: nothing was stored; retry after Retry-After seconds."),
+            503: error_schema(
+                "The database is unreachable: nothing was stored; retry after Retry-After seconds."
+            ),
         },
     )
     def post(self, request):
