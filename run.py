@@ -96,7 +96,9 @@ def install(requirements: str) -> None:
     venv_ensure(requirements)
     built = subprocess.run([str(PY), "-m", "ranking.compiled"], cwd=ROOT, check=False)
     if built.returncode != 0:
-        print("    the feature kernel could not be built (no C compiler?): serving uses the reference builder")
+        print(
+            "    the feature kernel could not be built (no C compiler?): serving uses the reference builder"
+        )
 
 
 def demo_env() -> dict:
@@ -202,13 +204,19 @@ def test_env() -> dict:
 def test(args: list[str]) -> None:
     env = test_env()
     steps = Steps(total=8)
-    steps.run("Virtualenv, requirements (dev) and the feature kernel", func=lambda: install("requirements-dev.txt"))
+    steps.run(
+        "Virtualenv, requirements (dev) and the feature kernel", func=lambda: install("requirements-dev.txt")
+    )
     steps.run(
         "checkov for the manifest checks (its own virtualenv, .venv/checkov)",
         func=lambda: venv_ensure("requirements-checkov.txt", where=CHECKOV_VENV, includes=()),
     )
     steps.run("Debian packages of the tests (chromium, wrk, curl, pgbouncer)", func=test_packages_ensure)
-    steps.run("PgBouncer for the pooling test (its own port)", ["bash", str(ROOT / ".ci" / "pgbouncer-start")], env=env)
+    steps.run(
+        "PgBouncer for the pooling test (its own port)",
+        ["bash", str(ROOT / ".ci" / "pgbouncer-start")],
+        env=env,
+    )
     steps.run("Lint (ruff)", [str(VENV / "bin" / "ruff"), "check", "."], env=env)
     steps.run(
         "Import rules (lint-imports, contracts in pyproject.toml)",
