@@ -186,7 +186,8 @@ def _axes(frame: Frame) -> list[str]:
 
 def _line(frame: Frame, item: Series, colour: str) -> list[str]:
     """The polyline through consecutive values (a None breaks it) and a dot per value."""
-    parts, run = [], []
+    parts: list[str] = []
+    run: list[tuple[float, float]] = []
     dash = ' stroke-dasharray="5 4"' if item.dashed else ""
     for when, value in sorted(item.points, key=lambda point: point[0]):
         if value is None:
