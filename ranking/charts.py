@@ -73,16 +73,18 @@ def line_chart_svg(
     width: int = 1000,
     height: int = 300,
 ) -> str:
-    """Each series as a line with a dot per value over time, the bands shaded behind them,
-    a legend on the right. The y axis spans the values (0..1 metrics: padded, clipped to
+    """Each series as a line with a dot per value over time, the bands shaded behind them
+    (the time axis reaches the last band's end), a legend on the right. The y axis spans the values (0..1 metrics: padded, clipped to
     [0, 1]); an empty chart says so instead of drawing axes around nothing."""
     values = [(t, v) for s in series for t, v in s.points if v is not None]
     if not values:
         return _empty(title, width)
     times = [t.timestamp() for t, _ in values]
-    x_min, x_max = min(times), max(times)
-    if x_max == x_min:  # one version: give it a day either side
-        x_min, x_max = x_min - 86_400, x_max + 86_400
+    # The time axis runs to the end of the last band (now, for the version in production).
+    x_min = min(times)
+    x_max = max([*times, *((band.end or now).timestamp() for band in bands)])
+    if x_max - x_min < 3_600:  # versions registered within the hour: give them room
+        x_min, x_max = x_min - 1_800, x_max + 1_800
     low, high = min(v for _, v in values), max(v for _, v in values)
     pad = max((high - low) * 0.1, 0.02)
     frame = Frame(
