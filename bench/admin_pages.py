@@ -18,8 +18,9 @@ at most 300 ms of server time on a database of 10M events.
    (middleware, session, view, template): ``--warmup`` requests, then ``--repeat`` timed ones
    per page, the pages in turn each round so that the machine's load falls on all alike.
    Server time is the request's wall time in the process: no network, no browser.
-4. Median and range per page, the median's ratio to the admin index's, and the goal; a
-   markdown table printed and, unless ``--no-write``, written to docs/bench_admin_pages.md.
+4. Median and range per page, the median's ratio to the admin index's, the SQL statements of
+   one request and which of the tables that grow with the traffic (events, the impression log,
+   the ground truth) they read, and the goal; a markdown table printed and, unless ``--no-write``, written to docs/bench_admin_pages.md.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -47,6 +49,8 @@ from bench.bench_docs import block_write  # noqa: E402 - after the path set-up
 GOAL_MS = 300.0
 REFERENCE = ("admin-index (reference)", "/admin/")
 BENCH_USER = "bench-admin-pages"
+# The tables that grow with the traffic: a page that reads one is what 10M events can slow.
+LARGE_TABLES = ("catalog_event", "catalog_searchrequest", "catalog_groundtruth")
 STEPS = 4
 
 
@@ -124,17 +128,27 @@ def pages_resolve() -> list[tuple[str, str]]:
     return pages
 
 
-def measure(pages: list[tuple[str, str]], *, warmup: int, repeat: int) -> dict[str, list[float]]:
-    """Milliseconds per request per page, the pages in turn each round."""
+@dataclass
+class Timed:
+    ms: list[float] = field(default_factory=list)
+    queries: int = 0  # SQL statements of one request
+    big_tables: set[str] = field(default_factory=set)  # the large tables it read
+
+
+def measure(pages: list[tuple[str, str]], *, warmup: int, repeat: int) -> dict[str, Timed]:
+    """Milliseconds per request per page, the pages in turn each round; and, from one extra
+    request per page, its SQL statements and which of the large tables they read."""
     from django.contrib.auth.models import User
+    from django.db import connection
     from django.test import Client
+    from django.test.utils import CaptureQueriesContext
 
     user, _ = User.objects.get_or_create(
         username=BENCH_USER, defaults={"is_staff": True, "is_superuser": True}
     )
     client = Client(HTTP_HOST="localhost")  # one of the default ALLOWED_HOSTS
     client.force_login(user)
-    times: dict[str, list[float]] = {name: [] for name, _ in pages}
+    timed = {name: Timed() for name, _ in pages}
     for round_ in range(warmup + repeat):
         for name, path in pages:
             started = time.perf_counter()
@@ -143,25 +157,35 @@ def measure(pages: list[tuple[str, str]], *, warmup: int, repeat: int) -> dict[s
             if response.status_code != 200:
                 raise SystemExit(f"{path} answered {response.status_code}")
             if round_ >= warmup:
-                times[name].append(elapsed)
+                timed[name].ms.append(elapsed)
         if round_ >= warmup:
             print(f"    round {round_ - warmup + 1}/{repeat}", flush=True)
-    return times
+    for name, path in pages:
+        with CaptureQueriesContext(connection) as captured:
+            client.get(path, secure=True)
+        timed[name].queries = len(captured.captured_queries)
+        timed[name].big_tables = {
+            table
+            for table in LARGE_TABLES
+            for query in captured.captured_queries
+            if f'"{table}"' in query["sql"]
+        }
+    return timed
 
 
-def table(pages: list[tuple[str, str]], times: dict[str, list[float]]) -> list[str]:
-    reference = statistics.median(times[REFERENCE[0]])
+def table(pages: list[tuple[str, str]], timed: dict[str, Timed]) -> list[str]:
+    reference = statistics.median(timed[REFERENCE[0]].ms)
     lines = [
-        f"| page | path | median ms | range ms | / admin index | goal <= {GOAL_MS:.0f} ms |",
-        "|---|---|---:|---:|---:|---|",
+        f"| page | path | median ms | range ms | / admin index | SQL statements | large tables read | goal <= {GOAL_MS:.0f} ms |",
+        "|---|---|---:|---:|---:|---:|---|---|",
     ]
     for name, path in pages:
-        values = times[name]
+        values = timed[name].ms
         median = statistics.median(values)
         verdict = "" if name == REFERENCE[0] else ("met" if median <= GOAL_MS else "**missed**")
         lines.append(
             f"| {name} | `{path}` | {median:,.1f} | {min(values):,.1f} – {max(values):,.1f} "
-            f"| {median / reference:.2f} | {verdict} |"
+            f"| {median / reference:.2f} | {timed[name].queries} | {', '.join(sorted(timed[name].big_tables)) or 'none'} | {verdict} |"
         )
     return lines
 
@@ -196,9 +220,9 @@ def main() -> None:
     registry_fill(args.versions)
     step(3, f"Requests: {args.warmup} warm-up and {args.repeat} timed per page, in process")
     pages = pages_resolve()
-    times = measure(pages, warmup=args.warmup, repeat=args.repeat)
+    timed = measure(pages, warmup=args.warmup, repeat=args.repeat)
     step(4, "Figures")
-    lines = table(pages, times)
+    lines = table(pages, timed)
     events = row_count_estimate(model=Event)
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     notes = (
