@@ -107,7 +107,9 @@ class ModelVersionAdmin(OperatedAdmin):
     readonly_fields = SUMMARY_FIELDS + PROVENANCE_FIELDS + MODEL_FIELDS
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersion]:
-        return super().get_queryset(request).defer("model_text")
+        # The model text can be megabytes; the contract and hyperparameters are read on the
+        # version page only (one more query there, none per row of the list).
+        return super().get_queryset(request).defer("model_text", "feature_contract", "hyperparameters")
 
     # -- list and detail columns ---------------------------------------------------------------
     @admin.display(description="version", ordering="version")
@@ -119,7 +121,11 @@ class ModelVersionAdmin(OperatedAdmin):
         return status_badge(obj.status)
 
     def _metrics(self, obj: ModelVersion) -> KeyMetrics:
-        return report_key_metrics(obj.report, obj.decision)
+        """Read once per row: the list's columns each ask for them."""
+        metrics = obj.__dict__.get("_key_metrics")
+        if metrics is None:
+            metrics = obj.__dict__["_key_metrics"] = report_key_metrics(obj.report, obj.decision)
+        return metrics
 
     @admin.display(description="created (UTC)", ordering="created_at")
     def created_short(self, obj: ModelVersion) -> str:
@@ -164,10 +170,6 @@ class ModelVersionAdmin(OperatedAdmin):
         if not metrics.decision_action:
             return "–"
         return f"{metrics.decision_action}: {metrics.decision_reason}".rstrip(": ")
-
-    @admin.display(description="sha256")
-    def sha_prefix(self, obj: ModelVersion) -> SafeString:
-        return format_html('<code title="{}">{}</code>', obj.model_sha256, obj.model_sha256[:12])
 
     @admin.display(description="feature contract")
     def feature_contract_display(self, obj: ModelVersion) -> SafeString:
