@@ -49,7 +49,7 @@ def report_sections_html(obj: ModelVersion, *, raw_url: str) -> SafeString:
     key = report_key_metrics(report, obj.decision)
     context: dict[str, Any] = {
         "raw_url": raw_url,
-        "production_note": (report or {}).get("production_note", ""),
+        "production_note": _production_note(report),
         "rankers": [
             {
                 "name": row.name,
@@ -110,6 +110,13 @@ def feature_importance_svg(obj: ModelVersion) -> SafeString:
     )
     # Built from numbers and escaped names by ranking.charts.
     return mark_safe(chart)
+
+
+def _production_note(report: Any) -> str:
+    """Which production version the report compared with, and how that went."""
+    report = report if isinstance(report, dict) else {}
+    note, version = str(report.get("production_note") or ""), report.get("production_version")
+    return f"v{version} ({note})" if version is not None else note
 
 
 def _windows(windows: Any) -> list[tuple[str, str, str]]:
