@@ -127,19 +127,19 @@ class ModelVersionAdmin(OperatedAdmin):
             metrics = obj.__dict__["_key_metrics"] = report_key_metrics(obj.report, obj.decision)
         return metrics
 
-    @admin.display(description="created (UTC)", ordering="created_at")
+    @admin.display(description="created", ordering="created_at")
     def created_short(self, obj: ModelVersion) -> str:
         return f"{obj.created_at:%Y-%m-%d %H:%M}"
 
-    @admin.display(description="debiased ndcg@10")
+    @admin.display(description="debiased")
     def debiased_ndcg(self, obj: ModelVersion) -> str:
         return metric_cell(self._metrics(obj).debiased_model)
 
-    @admin.display(description="true ndcg@10")
+    @admin.display(description="true")
     def true_ndcg(self, obj: ModelVersion) -> str:
         return metric_cell(self._metrics(obj).truth_model)
 
-    @admin.display(description="click ndcg@10")
+    @admin.display(description="click")
     def ndcg(self, obj: ModelVersion) -> str:
         return metric_cell(self._metrics(obj).model.get("ndcg@10"))
 
@@ -151,7 +151,7 @@ class ModelVersionAdmin(OperatedAdmin):
     def ctr(self, obj: ModelVersion) -> str:
         return metric_cell(self._metrics(obj).model.get("ctr@10"))
 
-    @admin.display(description="click ndcg@10 − bm25")
+    @admin.display(description="click − bm25")
     def ndcg_minus_bm25(self, obj: ModelVersion) -> str:
         metrics = self._metrics(obj)
         model, bm25 = metrics.model.get("ndcg@10"), metrics.baselines.get("bm25")

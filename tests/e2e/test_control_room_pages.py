@@ -17,6 +17,13 @@ from tests.registry_factories import register_kwargs, report_build, tiny_model_t
 PASSWORD = "a-long-test-password"
 FEATURE_GAINS = {"p_rating": 854.5, "t_cos_description": 533.7, "u_price_gap": 500.7, "q_num_terms": 0.0}
 
+# The boxes inside the page's content that scroll sideways (the admin wraps its lists in one).
+SCROLLING_BOXES = """
+return [...document.querySelectorAll('#content *, main *')]
+  .filter(box => ['auto', 'scroll'].includes(getComputedStyle(box).overflowX) && box.scrollWidth > box.clientWidth + 1)
+  .map(box => box.tagName + '.' + box.className)
+"""
+
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
@@ -79,3 +86,4 @@ def test_every_control_room_page_renders_from_this_server_alone(staff, live_serv
     if page.fits_window:
         width = staff.execute_script("return [document.documentElement.scrollWidth, window.innerWidth]")
         assert width[0] <= width[1]
+        assert staff.execute_script(SCROLLING_BOXES) == []  # nor a table in a box that scrolls sideways
