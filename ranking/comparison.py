@@ -108,8 +108,9 @@ def importance_difference_svg(pairs: Sequence[ImportancePair], *, label_a: str, 
     biggest = max((abs(p.difference) for p in pairs), default=0.0) or 1.0
     centre = label_width + half
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" font-family="sans-serif" font-size="12">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" data-points="{len(pairs)}" role="img" font-family="sans-serif" '
+        'font-size="12" style="max-width: 100%; height: auto">',
         f"<title>Feature importance: share of the total gain, {html.escape(label_b)} minus "
         f"{html.escape(label_a)}</title>",
         f'<text x="{centre - pad}" y="{row - 5}" text-anchor="end" fill="#c62828">'

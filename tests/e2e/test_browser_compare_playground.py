@@ -4,10 +4,7 @@ Screenshots are kept as the run's artefacts in ``SEARCHOP_VAR_DIR/screenshots``.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
-from django.conf import settings
 from django.core.cache import cache
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -17,10 +14,9 @@ from selenium.webdriver.support.ui import Select
 from catalog.models import SearchRequest
 from catalog.services import synthetic_data_generate
 from ranking.services import model_version_promote, serving_features_build
+from tests.e2e.browser import SCREENSHOTS
 from tests.e2e.test_browser import browser, click_link, operator, wait  # noqa: F401 - shared fixtures
 from training.services import model_train
-
-ARTEFACTS = Path(settings.SEARCHOP_VAR_DIR) / "screenshots"
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,10 +37,10 @@ def two_versions(small_config, settings):
 
 def screenshot(driver: WebDriver, name: str) -> None:
     """The whole page, as tall as its content."""
-    ARTEFACTS.mkdir(parents=True, exist_ok=True)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     height = driver.execute_script("return document.documentElement.scrollHeight")
     driver.set_window_size(1400, min(max(height, 1000), 6000))
-    driver.save_screenshot(str(ARTEFACTS / f"{name}.png"))
+    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
     driver.set_window_size(1400, 1000)
 
 
@@ -60,7 +56,7 @@ def test_a_search_team_compares_two_versions_from_the_version_list(operator, liv
     operator.find_element(By.CSS_SELECTOR, "input[type=submit][value=Compare]").click()
     click_link(operator, "Score both on the same lists")
     table = wait(operator).until(conditions.presence_of_element_located((By.ID, "paired-metrics")))
-    screenshot(operator, "compare")
+    screenshot(operator, "compare-paired")
 
     assert "ndcg@10" in table.text
     assert "[" in table.text  # an interval
@@ -84,7 +80,7 @@ def test_a_search_team_tries_a_query_in_the_playground(operator, live_server, tw
     explanation = wait(operator).until(
         conditions.presence_of_element_located((By.CSS_SELECTOR, "details.explanation[open] li"))
     )
-    screenshot(operator, "playground")
+    screenshot(operator, "playground-why")
 
     assert rows
     assert explanation.text
