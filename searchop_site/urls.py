@@ -10,6 +10,7 @@ from drf_spectacular.renderers import (
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ranking import api
+from ranking.admin.playground import playground_view
 from ranking.serving.metrics_access import metrics_view
 from training.views import landing_view, readme_view
 
@@ -36,6 +37,8 @@ urlpatterns = [
     ),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("metrics", metrics_view, name="prometheus-django-metrics"),
+    # Before the admin's own URLs, which would take "playground" for a model name.
+    path("admin/ranking/playground/", admin.site.admin_view(playground_view), name="ranking-playground"),
     path("admin/", admin.site.urls),
 ]
 

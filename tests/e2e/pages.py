@@ -3,7 +3,8 @@ the browser test logs in, opens it, saves its screenshot, checks it asked no oth
 anything (no CDN), that its charts drew data and that it fits the window.
 
 ``path`` may name rows the test seeds (``tests/e2e/test_control_room_pages.py``, ``seeded``):
-``{production_pk}``, ``{candidate_pk}``; add a key there when a page needs another row.
+``{production_pk}``, ``{candidate_pk}``, ``{production_version}``, ``{candidate_version}``; add a
+key there when a page needs another row.
 """
 
 from __future__ import annotations
@@ -37,6 +38,13 @@ PAGES: tuple[Page, ...] = (
         shows="How to read this report",
         charts=1,
     ),
+    Page(
+        "compare",
+        "/admin/ranking/modelversion/compare/?a={candidate_version}&b={production_version}",
+        shows="Each on its own evaluation",
+        charts=1,
+    ),
+    Page("playground", "/admin/ranking/playground/?q=running+shoes", shows="Query playground"),
     Page("api-clients", "/admin/ranking/apiclient/", shows="API clients"),
     Page("pipeline-runs", "/admin/training/pipelinerun/", shows="Pipeline runs"),
     Page("api-docs", "/api/docs/", shows="Rank candidate products for a query"),

@@ -58,7 +58,12 @@ def seeded() -> dict[str, int]:
     ]
     model_version_promote(version=versions[0].version, actor="test", reason="the first model")
     model_version_promote(version=versions[1].version, actor="test", reason="the second model")
-    return {"production_pk": versions[1].pk, "candidate_pk": versions[2].pk}
+    return {
+        "production_pk": versions[1].pk,
+        "candidate_pk": versions[2].pk,
+        "production_version": versions[1].version,
+        "candidate_version": versions[2].version,
+    }
 
 
 def screenshot(browser: WebDriver, name: str) -> None:
