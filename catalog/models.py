@@ -148,6 +148,11 @@ class SearchRequest(models.Model):
     fallback = models.BooleanField(default=False)
     randomised = models.BooleanField(default=False)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    latency_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Server time /api/rank took to the ranked order (parse to order); empty for other sources.",
+    )
 
     # Online experiments. Defaults in the database too, so writers that do not know these
     # columns (the generator's COPY, imports) keep working.

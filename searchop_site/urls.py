@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ranking import api
 from ranking.serving.metrics_access import metrics_view
+from training.dashboard.views import dashboard_view
 
 urlpatterns = [
     path("api/rank", api.RankView.as_view(), name="rank"),
@@ -14,6 +15,8 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("metrics", metrics_view, name="prometheus-django-metrics"),
+    # Before admin.site.urls, whose catch-all would answer it with a 404.
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="dashboard"),
     path("admin/", admin.site.urls),
 ]
 
