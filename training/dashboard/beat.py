@@ -16,6 +16,8 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django_celery_beat.models import PeriodicTask
 
+from training.schedule import crontab_next_due
+
 WATCHDOG_NAME = "pipeline-watchdog"  # the PeriodicTask seeded by training/migrations/0004
 PIPELINE_NAME = "weekly-pipeline"  # the PeriodicTask seeded by training/migrations/0002
 SILENT_AFTER_INTERVALS = 2
@@ -79,5 +81,7 @@ def _next_run(row: PeriodicTask, now: datetime) -> datetime | None:
             return now
         return max(row.last_run_at + row.interval.schedule.run_every, now)
     if row.crontab is not None:
-        return now + row.crontab.schedule.remaining_estimate(now)
+        schedule = row.crontab.schedule
+        due = crontab_next_due(schedule, now.astimezone(schedule.tz))
+        return due.astimezone(now.tzinfo) if due is not None else None
     return None
