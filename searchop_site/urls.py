@@ -4,7 +4,7 @@ from django.urls import path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ranking import api
-from ranking.serving.metrics_access import metrics_view
+from searchop_site.metrics import metrics_with_operations_view
 from training.dashboard.views import dashboard_view
 
 urlpatterns = [
@@ -14,7 +14,7 @@ urlpatterns = [
     path("ready", api.ReadyView.as_view(), name="ready"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("metrics", metrics_view, name="prometheus-django-metrics"),
+    path("metrics", metrics_with_operations_view, name="prometheus-django-metrics"),
     # Before admin.site.urls, whose catch-all would answer it with a 404.
     path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="dashboard"),
     path("admin/", admin.site.urls),

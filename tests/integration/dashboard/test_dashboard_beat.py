@@ -6,24 +6,13 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
+from django_celery_beat.models import PeriodicTask
 
 from training.dashboard.beat import PIPELINE_NAME, WATCHDOG_NAME, beat_status_get
 
 pytestmark = pytest.mark.django_db
 
 NOW = dt.datetime(2026, 11, 30, 12, 0, tzinfo=dt.UTC)  # a Monday
-
-
-@pytest.fixture
-def watchdog():
-    interval, _ = IntervalSchedule.objects.get_or_create(every=60, period=IntervalSchedule.SECONDS)
-    task, _ = PeriodicTask.objects.update_or_create(
-        name=WATCHDOG_NAME,
-        defaults={"task": "training.tasks.pipeline_watchdog_task", "interval": interval, "enabled": True},
-    )
-    PeriodicTask.objects.exclude(pk=task.pk).update(last_run_at=None)
-    return task
 
 
 def ran(task: PeriodicTask, seconds_ago: float) -> None:

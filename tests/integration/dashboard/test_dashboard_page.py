@@ -46,8 +46,7 @@ def test_every_range_shows_its_numbers_and_charts_without_a_cdn(admin_client, wi
     assert re.findall(r'(?:src|href)="(?:https?:)?//', page) == []  # nothing from another host
 
 
-def test_a_silent_beat_is_a_warning_and_a_live_one_is_not(admin_client):
-    PeriodicTask.objects.update(last_run_at=None)
+def test_a_silent_beat_is_a_warning_and_a_live_one_is_not(admin_client, watchdog):
     assert b'id="beat-warning"' in admin_client.get(URL).content
     PeriodicTask.objects.filter(name=WATCHDOG_NAME).update(
         last_run_at=timezone.now() - dt.timedelta(seconds=30)
