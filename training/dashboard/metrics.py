@@ -29,6 +29,7 @@ BEAT_SILENT_AFTER = "searchop_beat_silent_after_seconds"
 PIPELINE_RUNS = "searchop_pipeline_runs"
 PIPELINE_LAST_FAILED = "searchop_pipeline_last_run_failed"
 PIPELINE_LAST_SUCCESS = "searchop_pipeline_last_success_timestamp_seconds"
+GAUGE_NAMES = (BEAT_LAST_TICK, BEAT_SILENT_AFTER, PIPELINE_RUNS, PIPELINE_LAST_FAILED, PIPELINE_LAST_SUCCESS)
 
 
 class OperationsCollector(Collector):
