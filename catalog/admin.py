@@ -139,11 +139,24 @@ class SearchRequestAdmin(ReadOnlyAdmin):
     search_help_text = "A request id (exact match)."
     ordering = ("-timestamp",)
     fieldsets = (
-        (None, {"fields": ("request_id", "timestamp", "query", "query_norm", "user_id", "session_id")}),
-        ("Served", {"fields": ("source", "model_version", "fallback", "randomised", "latency_ms")}),
-        ("Experiment", {"fields": ("experiment_id", "arm", "challenger_seconds", "challenger_error")}),
+        (
+            None,
+            {
+                "fields": (
+                    "request_id",
+                    "timestamp",
+                    "query",
+                    "user_id",
+                    "model_version",
+                    "fallback",
+                    "latency_ms",
+                )
+            },
+        ),
         ("The list as shown", {"fields": ("shown_list",)}),
         ("Events received", {"fields": ("events_received",)}),
+        ("Experiment", {"fields": ("experiment_id", "arm", "challenger_seconds", "challenger_error")}),
+        ("More", {"fields": ("query_norm", "session_id", "source", "randomised"), "classes": ("collapse",)}),
     )
     readonly_fields = (
         "latency_ms",

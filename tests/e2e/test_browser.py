@@ -9,6 +9,7 @@ apps by the live server; the suite's conftest makes the storage plain.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -161,3 +162,58 @@ def test_an_operator_rolls_back_to_the_previous_production_version(operator, liv
     assert "production" in operator.find_element(By.CSS_SELECTOR, ".field-status_coloured").text
     assert any(f"v{second} lowered conversions" in row for row in audit_trail(operator))
     assert (status_of(first), status_of(second)) == (ModelStatus.PRODUCTION, ModelStatus.ARCHIVED)
+
+
+# --- The dashboard and request debugging (issue 12) ---------------------------------------------
+
+
+def screenshot(browser: WebDriver, name: str) -> Path:
+    """Save the page as a test artefact under ``SEARCHOP_VAR_DIR/screenshots``."""
+    from django.conf import settings
+
+    folder = Path(settings.SEARCHOP_VAR_DIR) / "screenshots"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.png"
+    browser.save_screenshot(str(path))
+    return path
+
+
+def test_an_operator_opens_the_dashboard_from_the_admin_index(operator, live_server):
+    from django.utils import timezone
+
+    from tests.integration.dashboard.support import event, logged_search
+
+    now = timezone.now()
+    for minutes in range(1, 50, 3):
+        logged_search(
+            at=now - timedelta(minutes=minutes), latency=0.002 + minutes / 10_000, fallback=minutes % 9 == 0
+        )
+        event(at=now - timedelta(minutes=minutes), event_type="impression", position=1 + minutes % 5)
+    screenshot(operator, "admin-index")
+    operator.find_element(By.LINK_TEXT, "Traffic and health dashboard").click()
+    wait(operator).until(conditions.presence_of_element_located((By.ID, "traffic-summary")))
+    operator.find_element(By.LINK_TEXT, "last hour").click()
+    wait(operator).until(conditions.url_contains("window=hour"))
+    assert len(operator.find_elements(By.CSS_SELECTOR, ".dashboard-charts svg")) == 5
+    operator.execute_script("document.getElementById('scheduler').scrollIntoView()")
+    assert operator.find_element(By.ID, "scheduler").is_displayed()
+    assert screenshot(operator, "dashboard").stat().st_size > 0
+
+
+def test_an_operator_follows_a_request_from_its_events_to_its_page(operator, live_server):
+    from django.utils import timezone
+
+    from tests.factories import ProductFactory
+    from tests.integration.dashboard.support import event, logged_search
+
+    product = ProductFactory(external_id="SHOE-1")
+    search = logged_search(at=timezone.now(), product_ids=["SHOE-1", "BAG-2"], fallback=True)
+    event(at=timezone.now(), event_type="click", request_id=search.request_id, product=product)
+    operator.get(f"{live_server.url}/admin/catalog/event/?q={search.request_id}")
+    operator.find_element(By.LINK_TEXT, search.request_id).click()  # to the request list, found
+    operator.find_element(By.LINK_TEXT, search.request_id).click()  # to the request's page
+    wait(operator).until(conditions.presence_of_element_located((By.ID, "shown-list")))
+    assert operator.find_element(By.ID, "events-received").text.count("click") == 1
+    screenshot(operator, "search-request")
+    operator.find_element(By.CSS_SELECTOR, "#shown-list a").click()
+    wait(operator).until(conditions.url_contains("/admin/catalog/product/"))

@@ -73,16 +73,19 @@ def line_chart_svg(
     parts = _frame(title, top, fmt)
     for index, line in enumerate(series):
         colour = COLOURS[index % len(COLOURS)]
-        path, pen_down = [], False
+        path, dots, pen_down = [], [], False
         for x, value in zip(xs, line.values, strict=True):
             if value is None:
                 pen_down = False
                 continue
             y = TOP + plot_height * (1 - value / top)
             path.append(f"{'L' if pen_down else 'M'}{x:.1f},{y:.1f}")
+            # A dot on each point, so that one between two gaps shows too.
+            dots.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="1.8" fill="{colour}"/>')
             pen_down = True
         if path:
             parts.append(f'<path d="{" ".join(path)}" fill="none" stroke="{colour}" stroke-width="1.5"/>')
+            parts += dots
         legend_x = WIDTH - RIGHT - 130 * (len(series) - index)
         parts.append(f'<rect x="{legend_x}" y="8" width="10" height="10" fill="{colour}"/>')
         parts.append(f'<text x="{legend_x + 14}" y="17" {TEXT}>{escape(line.name)}</text>')
