@@ -13,11 +13,12 @@ some request had).
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import connection
-from django.db.models import Aggregate, Count, FloatField, Q, QuerySet
+from django.db.models import Aggregate, Case, Count, FloatField, Q, QuerySet, Value, When
 from django.db.models.functions import Trunc
 
 from catalog.models import Event, EventType, SearchRequest
@@ -34,6 +35,7 @@ class TrafficWindow:
     name: str
     span: timedelta
     bucket: str  # a Trunc kind: "minute" or "hour"
+    cache_seconds: int  # how long the page may show the same numbers
 
     @property
     def bucket_minutes(self) -> int:
@@ -43,9 +45,9 @@ class TrafficWindow:
 WINDOWS = {
     window.name: window
     for window in (
-        TrafficWindow("hour", timedelta(hours=1), "minute"),
-        TrafficWindow("day", timedelta(days=1), "hour"),
-        TrafficWindow("week", timedelta(days=7), "hour"),
+        TrafficWindow("hour", timedelta(hours=1), "minute", cache_seconds=30),
+        TrafficWindow("day", timedelta(days=1), "hour", cache_seconds=120),
+        TrafficWindow("week", timedelta(days=7), "hour", cache_seconds=600),
     )
 }
 DEFAULT_WINDOW = "day"
@@ -140,25 +142,28 @@ class PercentileDisc(Aggregate):
 
 def traffic_get(*, window: TrafficWindow, now: datetime) -> Traffic:
     """The traffic of ``[now - window.span, now)``: totals, one bucket per ``window.bucket``
-    (every bucket, empty ones as zeros), CTR by hour and by position."""
+    (every bucket, empty ones as zeros), CTR by hour and by position. Three scans of the
+    range: the searches grouped by bucket, their latency percentiles, and the events grouped
+    by (bucket, position, type); everything else is summed from those groups."""
     until = now
     since = now - window.span
     requests = SearchRequest.objects.filter(timestamp__gte=since, timestamp__lt=until)
     events = Event.objects.filter(timestamp__gte=since, timestamp__lt=until)
-    totals = requests.aggregate(searches=Count("id"), fallbacks=Count("id", filter=Q(fallback=True)))
+    searched = _searches_by_bucket(requests=requests, kind=window.bucket)
+    happened = _events_by_bucket_position_type(events=events, kind=window.bucket)
     p50, p99 = latency_percentiles_get(requests=requests)
     return Traffic(
         window=window,
         since=since,
         until=until,
-        searches=totals["searches"],
-        fallbacks=totals["fallbacks"],
-        events=events.count(),
+        searches=sum(row["searches"] for row in searched.values()),
+        fallbacks=sum(row["fallbacks"] for row in searched.values()),
+        events=sum(happened.values()),
         p50_seconds=p50,
         p99_seconds=p99,
-        buckets=_buckets(window=window, since=since, until=until, requests=requests, events=events),
-        ctr_by_hour=_ctr_by_hour(events=events, since=since, until=until),
-        ctr_by_position=_ctr_by_position(events=events),
+        buckets=_buckets(window=window, since=since, until=until, searched=searched, happened=happened),
+        ctr_by_hour=_ctr_by_hour(happened=happened, since=since, until=until),
+        ctr_by_position=_ctr_by_position(happened=happened),
     )
 
 
@@ -180,7 +185,7 @@ def latency_percentiles_get(*, requests: QuerySet[SearchRequest]) -> tuple[float
 
 
 def _bucketed(queryset: QuerySet, kind: str) -> QuerySet:
-    return queryset.annotate(bucket=Trunc("timestamp", kind, tzinfo=UTC)).values("bucket")
+    return queryset.annotate(bucket=Trunc("timestamp", kind, tzinfo=UTC))
 
 
 def _bucket_starts(*, since: datetime, until: datetime, minutes: int) -> list[datetime]:
@@ -195,27 +200,50 @@ def _bucket_starts(*, since: datetime, until: datetime, minutes: int) -> list[da
     return starts
 
 
-def _buckets(
-    *, window: TrafficWindow, since: datetime, until: datetime, requests: QuerySet, events: QuerySet
-) -> list[Bucket]:
-    per_request = {"searches": Count("id"), "fallbacks": Count("id", filter=Q(fallback=True))}
+def _searches_by_bucket(*, requests: QuerySet, kind: str) -> dict[datetime, dict]:
+    per_bucket = {"searches": Count("id"), "fallbacks": Count("id", filter=Q(fallback=True))}
     if connection.vendor == "postgresql":  # percentiles per group: an ordered-set aggregate
-        per_request |= {
+        per_bucket |= {
             "p50": PercentileDisc("latency_seconds", 0.5),
             "p99": PercentileDisc("latency_seconds", 0.99),
         }
-    searched = {row["bucket"]: row for row in _bucketed(requests, window.bucket).annotate(**per_request)}
-    happened = {
-        row["bucket"]: row
-        for row in _bucketed(events, window.bucket).annotate(
-            events=Count("id"), clicks=Count("id", filter=Q(event_type=EventType.CLICK))
-        )
-    }
+    return {row["bucket"]: row for row in _bucketed(requests, kind).values("bucket").annotate(**per_bucket)}
+
+
+# (bucket start, position or 0 past CTR_POSITIONS or none, event type) -> events
+Happened = dict[tuple[datetime, int, str], int]
+
+
+def _events_by_bucket_position_type(*, events: QuerySet, kind: str) -> Happened:
+    position = Case(When(position__lte=CTR_POSITIONS, then="position"), default=Value(0))
+    rows = (
+        _bucketed(events, kind)
+        .annotate(slot=position)
+        .values("bucket", "slot", "event_type")
+        .annotate(n=Count("id"))
+        .values_list("bucket", "slot", "event_type", "n")
+    )
+    return {(bucket, slot, event_type): n for bucket, slot, event_type, n in rows}
+
+
+def _buckets(
+    *,
+    window: TrafficWindow,
+    since: datetime,
+    until: datetime,
+    searched: dict[datetime, dict],
+    happened: Happened,
+) -> list[Bucket]:
+    events: dict[datetime, int] = defaultdict(int)
+    clicks: dict[datetime, int] = defaultdict(int)
+    for (bucket, _slot, event_type), n in happened.items():
+        events[bucket] += n
+        if event_type == EventType.CLICK:
+            clicks[bucket] += n
     minutes = window.bucket_minutes
     buckets = []
     for start in _bucket_starts(since=since, until=until, minutes=minutes):
         search = searched.get(start, {})
-        event = happened.get(start, {})
         # The first and last buckets are cut by the range: a rate over the part inside it.
         inside = (min(start + timedelta(minutes=minutes), until) - max(start, since)).total_seconds() / 60
         buckets.append(
@@ -223,40 +251,39 @@ def _buckets(
                 start=start,
                 searches=search.get("searches", 0),
                 fallbacks=search.get("fallbacks", 0),
-                events=event.get("events", 0),
-                clicks=event.get("clicks", 0),
+                events=events[start],
+                clicks=clicks[start],
                 p50_seconds=search.get("p50"),
                 p99_seconds=search.get("p99"),
                 searches_per_minute=search.get("searches", 0) / inside if inside else 0.0,
-                events_per_minute=event.get("events", 0) / inside if inside else 0.0,
+                events_per_minute=events[start] / inside if inside else 0.0,
             )
         )
     return buckets
 
 
-def _impressions_and_clicks() -> dict:
-    return {
-        "impressions": Count("id", filter=Q(event_type=EventType.IMPRESSION)),
-        "clicks": Count("id", filter=Q(event_type=EventType.CLICK)),
-    }
+def _rates(happened: Happened, key_of) -> dict:
+    """Impressions and clicks summed by ``key_of(bucket, slot)``."""
+    rates: dict = defaultdict(lambda: [0, 0])
+    for (bucket, slot, event_type), n in happened.items():
+        if event_type == EventType.IMPRESSION:
+            rates[key_of(bucket, slot)][0] += n
+        elif event_type == EventType.CLICK:
+            rates[key_of(bucket, slot)][1] += n
+    return rates
 
 
-def _ctr_by_hour(*, events: QuerySet, since: datetime, until: datetime) -> list[Rate]:
-    rows = {row["bucket"]: row for row in _bucketed(events, "hour").annotate(**_impressions_and_clicks())}
+def _ctr_by_hour(*, happened: Happened, since: datetime, until: datetime) -> list[Rate]:
+    rates = _rates(happened, lambda bucket, _slot: bucket.replace(minute=0))
     return [
-        Rate(key=start, impressions=rows.get(start, {}).get("impressions", 0), clicks=rows.get(start, {}).get("clicks", 0))
+        Rate(key=start, impressions=rates[start][0], clicks=rates[start][1])
         for start in _bucket_starts(since=since, until=until, minutes=60)
-    ]  # fmt: skip
+    ]
 
 
-def _ctr_by_position(*, events: QuerySet) -> list[Rate]:
-    rows = {
-        row["position"]: row
-        for row in events.filter(position__lte=CTR_POSITIONS)
-        .values("position")
-        .annotate(**_impressions_and_clicks())
-    }
+def _ctr_by_position(*, happened: Happened) -> list[Rate]:
+    rates = _rates(happened, lambda _bucket, slot: slot)
     return [
-        Rate(key=position, impressions=rows.get(position, {}).get("impressions", 0), clicks=rows.get(position, {}).get("clicks", 0))
+        Rate(key=position, impressions=rates[position][0], clicks=rates[position][1])
         for position in range(1, CTR_POSITIONS + 1)
-    ]  # fmt: skip
+    ]

@@ -4,6 +4,7 @@ beat would (a transactional test elsewhere may have flushed the row the migratio
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django_celery_beat.models import IntervalSchedule, PeriodicTask
 
 from training.dashboard.beat import WATCHDOG_NAME
@@ -21,3 +22,11 @@ def watchdog(db, settings) -> PeriodicTask:
     )
     PeriodicTask.objects.update(last_run_at=None)
     return task
+
+
+@pytest.fixture(autouse=True)
+def fresh_traffic():
+    """The page keeps a range's traffic in the cache: each test computes its own."""
+    cache.clear()
+    yield
+    cache.clear()

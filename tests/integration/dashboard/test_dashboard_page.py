@@ -58,3 +58,12 @@ def test_a_silent_beat_is_a_warning_and_a_live_one_is_not(admin_client, watchdog
 
 def test_the_drift_section_is_there_before_drift_is_computed(admin_client):
     assert b"Drift has not been computed yet." in admin_client.get(URL).content
+
+
+def test_a_ranges_traffic_is_computed_once_per_its_cache_time(admin_client):
+    now = timezone.now()
+    logged_search(at=now - dt.timedelta(minutes=5))
+    assert admin_client.get(URL, {"window": "hour"}).context["traffic"].searches == 1
+    logged_search(at=now - dt.timedelta(minutes=4))
+    assert admin_client.get(URL, {"window": "hour"}).context["traffic"].searches == 1  # from the cache
+    assert admin_client.get(URL, {"window": "day"}).context["traffic"].searches == 2  # its own entry
