@@ -195,6 +195,8 @@ class SearchRequest(models.Model):
                 condition=Q(experiment_id__isnull=False),
                 name="searchrequest_experiment_idx",
             ),
+            # Only the fallback's searches: the admin's "fallback" filter, newest first.
+            models.Index(fields=["timestamp"], condition=Q(fallback=True), name="searchrequest_fallback_idx"),
         ]
         # Request ids are fresh UUIDs and a logged row keeps the time it was served at, so a
         # row written twice (a retried batch) is the same (request_id, timestamp): stored once.
