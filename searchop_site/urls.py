@@ -1,18 +1,40 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import path
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ranking import api
 from searchop_site.metrics import metrics_with_operations_view
 from training.dashboard.views import dashboard_view
+from training.views import landing_view, readme_view
 
 urlpatterns = [
+    path("", landing_view, name="landing"),
+    path("readme/", readme_view, name="readme"),
     path("api/rank", api.RankView.as_view(), name="rank"),
     path("api/events", api.EventsView.as_view(), name="events"),
     path("health", api.HealthView.as_view(), name="health"),
     path("ready", api.ReadyView.as_view(), name="ready"),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # JSON as application/json first, so a browser shows the schema instead of downloading it;
+    # ?format=yaml (or Accept: application/yaml) still gives the YAML.
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(
+            renderer_classes=[
+                OpenApiJsonRenderer2,
+                OpenApiYamlRenderer,
+                OpenApiYamlRenderer2,
+                OpenApiJsonRenderer,
+            ]
+        ),
+        name="schema",
+    ),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     path("metrics", metrics_with_operations_view, name="prometheus-django-metrics"),
     # Before admin.site.urls, whose catch-all would answer it with a 404.

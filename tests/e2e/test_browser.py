@@ -9,25 +9,17 @@ apps by the live server; the suite's conftest makes the storage plain.
 
 from __future__ import annotations
 
-from datetime import timedelta
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import User
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from ranking.models import ModelStatus, ModelVersion
 from ranking.services import model_version_promote, model_version_register
+from tests.e2e.browser import chromium_start, log_in, wait
 from tests.registry_factories import register_kwargs, tiny_model_text
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-WAIT_SECONDS = 30
 PASSWORD = "a-long-test-password"
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,29 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> WebDriver:
     """One headless Chromium for the module; each test starts logged out."""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        pytest.fail(
-            f"{' and '.join(missing)} missing: install Debian's packages with "
-            "`apt-get install -y chromium chromium-driver` (run.py test does when they are missing)."
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(WAIT_SECONDS)
+    driver = chromium_start(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
 
@@ -67,18 +37,9 @@ def browser(tmp_path_factory) -> WebDriver:
 def operator(browser, live_server) -> WebDriver:
     """A superuser logged in to the admin through its login form."""
     User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
-    browser.delete_all_cookies()
-    browser.get(f"{live_server.url}/admin/login/?next=/admin/")
-    browser.find_element(By.NAME, "username").send_keys("operator")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait(browser).until(conditions.presence_of_element_located((By.ID, "user-tools")))
+    log_in(browser, live_server.url, "operator", PASSWORD)
     yield browser
     browser.delete_all_cookies()
-
-
-def wait(browser: WebDriver) -> WebDriverWait:
-    return WebDriverWait(browser, WAIT_SECONDS)
 
 
 def versions_register(count: int) -> list[int]:
@@ -162,60 +123,3 @@ def test_an_operator_rolls_back_to_the_previous_production_version(operator, liv
     assert "production" in operator.find_element(By.CSS_SELECTOR, ".field-status_coloured").text
     assert any(f"v{second} lowered conversions" in row for row in audit_trail(operator))
     assert (status_of(first), status_of(second)) == (ModelStatus.PRODUCTION, ModelStatus.ARCHIVED)
-
-
-# --- The dashboard and request debugging (issue 12) ---------------------------------------------
-
-
-def screenshot(browser: WebDriver, name: str) -> Path:
-    """Save the page as a test artefact under ``SEARCHOP_VAR_DIR/screenshots``."""
-    from django.conf import settings
-
-    folder = Path(settings.SEARCHOP_VAR_DIR) / "screenshots"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{name}.png"
-    browser.save_screenshot(str(path))
-    return path
-
-
-def test_an_operator_opens_the_dashboard_from_the_admin_index(operator, live_server):
-    from django.core.cache import cache
-    from django.utils import timezone
-
-    from tests.integration.dashboard.support import event, logged_search
-
-    cache.clear()  # the page keeps a range's traffic in the cache for a while
-    now = timezone.now()
-    for minutes in range(1, 50, 3):
-        logged_search(
-            at=now - timedelta(minutes=minutes), latency=0.002 + minutes / 10_000, fallback=minutes % 9 == 0
-        )
-        event(at=now - timedelta(minutes=minutes), event_type="impression", position=1 + minutes % 5)
-    screenshot(operator, "admin-index")
-    operator.find_element(By.LINK_TEXT, "Traffic and health dashboard").click()
-    wait(operator).until(conditions.presence_of_element_located((By.ID, "traffic-summary")))
-    operator.find_element(By.LINK_TEXT, "last hour").click()
-    wait(operator).until(conditions.url_contains("window=hour"))
-    assert len(operator.find_elements(By.CSS_SELECTOR, ".dashboard-charts svg")) == 5
-    operator.execute_script("document.getElementById('scheduler').scrollIntoView()")
-    assert operator.find_element(By.ID, "scheduler").is_displayed()
-    assert screenshot(operator, "dashboard").stat().st_size > 0
-
-
-def test_an_operator_follows_a_request_from_its_events_to_its_page(operator, live_server):
-    from django.utils import timezone
-
-    from tests.factories import ProductFactory
-    from tests.integration.dashboard.support import event, logged_search
-
-    product = ProductFactory(external_id="SHOE-1")
-    search = logged_search(at=timezone.now(), product_ids=["SHOE-1", "BAG-2"], fallback=True)
-    event(at=timezone.now(), event_type="click", request_id=search.request_id, product=product)
-    operator.get(f"{live_server.url}/admin/catalog/event/?q={search.request_id}")
-    operator.find_element(By.LINK_TEXT, search.request_id).click()  # to the request list, found
-    operator.find_element(By.LINK_TEXT, search.request_id).click()  # to the request's page
-    wait(operator).until(conditions.presence_of_element_located((By.ID, "shown-list")))
-    assert operator.find_element(By.ID, "events-received").text.count("click") == 1
-    screenshot(operator, "search-request")
-    operator.find_element(By.CSS_SELECTOR, "#shown-list a").click()
-    wait(operator).until(conditions.url_contains("/admin/catalog/product/"))

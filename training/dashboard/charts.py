@@ -1,5 +1,7 @@
-"""Charts as SVG text, drawn on the server (no script, no CDN): a line chart of time series
-and a bar chart. Pure: numbers and labels in, an SVG string out; every label is escaped."""
+"""The dashboard's charts as SVG text, drawn on the server (no script, no CDN): a line chart
+of evenly spaced buckets (gaps where a bucket has no value) with a unit on its axis, and a
+vertical bar chart. Pure: numbers and labels in, an SVG string out; every label is escaped.
+(``ranking.charts`` draws the metric history: points at their own times, 0..1 metrics.)"""
 
 from __future__ import annotations
 
@@ -32,11 +34,14 @@ def nice_ceiling(value: float) -> float:
     return 10 * power
 
 
-def _frame(title: str, top: float, fmt: Callable[[float], str]) -> list[str]:
+def _frame(title: str, top: float, fmt: Callable[[float], str], *, points: int) -> list[str]:
+    """The SVG's opening, title, horizontal grid and y labels. ``class="chart"`` and
+    ``data-points`` (how many values it draws) as ``ranking.charts`` writes them, so the
+    browser tests check every chart of the control room alike."""
     plot_height = HEIGHT - TOP - BOTTOM
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
-        f'style="max-width:{WIDTH}px" role="img" aria-label="{escape(title)}">',
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
+        f'style="max-width:{WIDTH}px" role="img" aria-label="{escape(title)}" data-points="{points}">',
         f"<title>{escape(title)}</title>",
         f'<text x="{LEFT}" y="16" {TEXT} font-weight="bold">{escape(title)}</text>',
     ]
@@ -70,7 +75,7 @@ def line_chart_svg(
     top = nice_ceiling(max(finite, default=0.0))
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     xs = [LEFT + plot_width * (i / max(count - 1, 1)) for i in range(count)]
-    parts = _frame(title, top, fmt)
+    parts = _frame(title, top, fmt, points=len(finite))
     for index, line in enumerate(series):
         colour = COLOURS[index % len(COLOURS)]
         path, dots, pen_down = [], [], False
@@ -103,11 +108,12 @@ def bar_chart_svg(
 ) -> str:
     """One bar per label (none where the value is None)."""
     count = len(labels)
-    top = nice_ceiling(max((v for v in values if v is not None), default=0.0))
+    drawn = [v for v in values if v is not None]
+    top = nice_ceiling(max(drawn, default=0.0))
     plot_width, plot_height = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_width / max(count, 1)
     xs = [LEFT + slot * (i + 0.5) for i in range(count)]
-    parts = _frame(title, top, fmt)
+    parts = _frame(title, top, fmt, points=len(drawn))
     for x, value, label in zip(xs, values, labels, strict=True):
         if value is None:
             continue

@@ -41,7 +41,7 @@ def test_every_range_shows_its_numbers_and_charts_without_a_cdn(admin_client, wi
     assert traffic.window.name == (window if window != "nonsense" else "day")
     assert (traffic.searches, traffic.fallbacks, traffic.events) == (1, 1, 1)
     page = response.content.decode()
-    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" viewBox') == 5
+    assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 5
     assert "4 ms / 4 ms" in page
     assert re.findall(r'(?:src|href)="(?:https?:)?//', page) == []  # nothing from another host
 
