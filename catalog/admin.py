@@ -89,7 +89,6 @@ class EventAdmin(ReadOnlyAdmin):
         "position",
         "query",
         "user_id",
-        "session_id",
         "request_link",
     )
     # No date_hierarchy: it lists the years with a DISTINCT over the whole table. The date
@@ -110,7 +109,9 @@ class EventAdmin(ReadOnlyAdmin):
         if not obj.request_id:
             return "–"
         url = reverse("admin:catalog_searchrequest_changelist") + "?" + urlencode({"q": obj.request_id})
-        return format_html('<a href="{}">{}</a>', url, obj.request_id)
+        # The first 8 characters (the whole id in the tooltip): the list fits the window.
+        short = obj.request_id if len(obj.request_id) <= 12 else f"{obj.request_id[:8]}…"
+        return format_html('<a href="{}" title="{}">{}</a>', url, obj.request_id, short)
 
 
 def event_search_q(search_term: str) -> Q:
