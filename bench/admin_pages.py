@@ -116,6 +116,8 @@ def pages_resolve() -> list[tuple[str, str]]:
     candidate = (
         ModelVersion.objects.exclude(status=ModelStatus.PRODUCTION).values_list("pk", "version").first()
     )
+    from catalog.models import SearchRequest
+
     candidate = candidate or production
     rows = {
         "production_pk": production and production[0],
@@ -123,6 +125,9 @@ def pages_resolve() -> list[tuple[str, str]]:
         "production_version": production and production[1],
         "candidate_version": candidate and candidate[1],
     }
+    search = SearchRequest.objects.order_by("-timestamp").values_list("pk", "request_id").first()
+    if search is not None:  # the debugging pages need a logged search
+        rows |= {"request_pk": search[0], "request_id": search[1]}
     pages = [REFERENCE]
     for page in PAGES:
         if page.path == REFERENCE[1]:

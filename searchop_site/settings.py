@@ -169,6 +169,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat writes a task's last run as soon as it sends it (default: every 3 minutes), so the
+# dashboard reads beat's heartbeat from the watchdog's last run (training.dashboard.beat).
+CELERY_BEAT_SYNC_EVERY = 1
 
 # ------------------------------------------------------------------------------
 # Auth, i18n, static files
