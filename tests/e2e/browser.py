@@ -87,3 +87,12 @@ def other_hosts(urls: list[str], base_url: str) -> list[str]:
         for url in urls
         if urlsplit(url).scheme in ("http", "https", "ws", "wss") and urlsplit(url).netloc != own
     ]
+
+
+def screenshot_save(browser: WebDriver, name: str) -> None:
+    """The whole page, not just the window: the window grows to the page's height, then back."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    browser.set_window_size(WINDOW[0], min(max(height + 140, WINDOW[1]), 8000))
+    browser.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+    browser.set_window_size(*WINDOW)

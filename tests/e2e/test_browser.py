@@ -10,36 +10,16 @@ apps by the live server; the suite's conftest makes the storage plain.
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import User
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as conditions
 
 from ranking.models import ModelStatus, ModelVersion
 from ranking.services import model_version_promote, model_version_register
-from tests.e2e.browser import chromium_start, log_in, wait
+from tests.e2e.browser import wait
 from tests.registry_factories import register_kwargs, tiny_model_text
 
-PASSWORD = "a-long-test-password"
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory) -> WebDriver:
-    """One headless Chromium for the module; each test starts logged out."""
-    driver = chromium_start(tmp_path_factory.mktemp("chromium-profile"))
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def operator(browser, live_server) -> WebDriver:
-    """A superuser logged in to the admin through its login form."""
-    User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
-    log_in(browser, live_server.url, "operator", PASSWORD)
-    yield browser
-    browser.delete_all_cookies()
 
 
 def versions_register(count: int) -> list[int]:

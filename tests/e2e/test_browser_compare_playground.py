@@ -7,15 +7,14 @@ from __future__ import annotations
 import pytest
 from django.core.cache import cache
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as conditions
 from selenium.webdriver.support.ui import Select
 
 from catalog.models import SearchRequest
 from catalog.services import synthetic_data_generate
 from ranking.services import model_version_promote, serving_features_build
-from tests.e2e.browser import SCREENSHOTS
-from tests.e2e.test_browser import browser, click_link, operator, wait  # noqa: F401 - shared fixtures
+from tests.e2e.browser import screenshot_save, wait
+from tests.e2e.test_browser import click_link
 from training.services import model_train
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,16 +34,7 @@ def two_versions(small_config, settings):
     return first, second
 
 
-def screenshot(driver: WebDriver, name: str) -> None:
-    """The whole page, as tall as its content."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    height = driver.execute_script("return document.documentElement.scrollHeight")
-    driver.set_window_size(1400, min(max(height, 1000), 6000))
-    driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
-    driver.set_window_size(1400, 1000)
-
-
-def test_a_search_team_compares_two_versions_from_the_version_list(operator, live_server, two_versions):  # noqa: F811
+def test_a_search_team_compares_two_versions_from_the_version_list(operator, live_server, two_versions):
     first, second = two_versions
 
     operator.get(f"{live_server.url}/admin/ranking/modelversion/")
@@ -56,7 +46,7 @@ def test_a_search_team_compares_two_versions_from_the_version_list(operator, liv
     operator.find_element(By.CSS_SELECTOR, "input[type=submit][value=Compare]").click()
     click_link(operator, "Score both on the same lists")
     table = wait(operator).until(conditions.presence_of_element_located((By.ID, "paired-metrics")))
-    screenshot(operator, "compare-paired")
+    screenshot_save(operator, "compare-paired")
 
     assert "ndcg@10" in table.text
     assert "[" in table.text  # an interval
@@ -64,7 +54,7 @@ def test_a_search_team_compares_two_versions_from_the_version_list(operator, liv
     assert operator.execute_script("return document.documentElement.scrollWidth") <= 1400
 
 
-def test_a_search_team_tries_a_query_in_the_playground(operator, live_server, two_versions):  # noqa: F811
+def test_a_search_team_tries_a_query_in_the_playground(operator, live_server, two_versions):
     _, second = two_versions
     query = SearchRequest.objects.exclude(query_norm="").values_list("query_norm", flat=True).first()
     requests_before = SearchRequest.objects.count()
@@ -80,7 +70,7 @@ def test_a_search_team_tries_a_query_in_the_playground(operator, live_server, tw
     explanation = wait(operator).until(
         conditions.presence_of_element_located((By.CSS_SELECTOR, "details.explanation[open] li"))
     )
-    screenshot(operator, "playground-why")
+    screenshot_save(operator, "playground-why")
 
     assert rows
     assert explanation.text

@@ -7,35 +7,16 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import User
 from django.core.cache import cache
 from django.utils import timezone
 from selenium.webdriver.common.by import By
-from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as conditions
 
-from tests.e2e.browser import chromium_start, log_in, wait
+from tests.e2e.browser import wait
 from tests.factories import ProductFactory
 from tests.integration.dashboard.support import event, logged_search
 
-PASSWORD = "a-long-test-password"
-
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture(scope="module")
-def browser(tmp_path_factory) -> WebDriver:
-    driver = chromium_start(tmp_path_factory.mktemp("chromium-profile"))
-    yield driver
-    driver.quit()
-
-
-@pytest.fixture
-def operator(browser, live_server) -> WebDriver:
-    User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
-    log_in(browser, live_server.url, "operator", PASSWORD)
-    yield browser
-    browser.delete_all_cookies()
 
 
 def test_an_operator_opens_the_dashboard_from_the_admin_index(operator, live_server):
