@@ -73,7 +73,9 @@ def rank_database() -> Iterator[str]:
 
 
 def test_the_in_process_benchmark_reports_the_cpu_of_each_endpoint(rank_database):
-    out = run("rank_in_process.py", "--smoke", "--requests=20", "--rounds=1", BENCH_DATABASE_URL=rank_database)
+    out = run(
+        "rank_in_process.py", "--smoke", "--requests=20", "--rounds=1", BENCH_DATABASE_URL=rank_database
+    )
     assert "rank costs" in out
     assert "two rankers" in out
 
