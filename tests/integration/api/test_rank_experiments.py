@@ -5,6 +5,7 @@ start or a stop reaches a worker within its check interval."""
 
 from __future__ import annotations
 
+import random
 import time
 from decimal import Decimal
 
@@ -101,7 +102,7 @@ def test_an_interleaved_search_answers_the_team_draft_and_logs_each_positions_te
     control, challenger = by_score(answer), candidate_order(shop["candidate"], payload)
     assert control != challenger
     drafted = team_draft_interleave(
-        control, challenger, rng=np.random.default_rng(request_seed(answer["request_id"]))
+        control, challenger, rng=random.Random(request_seed(answer["request_id"]))
     )
     assert answered(answer) == drafted.items
     assert answer["experiment"] == {"id": experiment.pk, "kind": "interleaving", "arm": "interleaved"}
