@@ -45,8 +45,8 @@ def _served_load(since: datetime, profile: dict[str, Any]) -> Served:
             "features", "query_norm", "feature_set_until"
         )
     )
-    blocks = [np.frombuffer(bytes(raw), dtype=np.float32).reshape(-1, len(NAMES)) for raw, _, _ in samples]
-    features = np.vstack(blocks).astype(np.float64) if blocks else np.zeros((0, len(NAMES)))
+    blocks = [np.frombuffer(bytes(raw), dtype=np.float64).reshape(-1, len(NAMES)) for raw, _, _ in samples]
+    features = np.vstack(blocks) if blocks else np.zeros((0, len(NAMES)))
     # How much later the served features' cut-off is than the training one (p_age_days).
     trained_until = parse_datetime(profile.get("features_until") or "")
     latest_until = max((until for _, _, until in samples if until is not None), default=None)

@@ -5,48 +5,89 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('ranking', '0006_experiments_schedule'),
+        ("ranking", "0006_experiments_schedule"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='DriftSample',
+            name="DriftSample",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(db_index=True)),
-                ('model_version', models.PositiveIntegerField(blank=True, help_text='Null: the fallback served.', null=True)),
-                ('feature_set_until', models.DateTimeField(blank=True, help_text="The serving features' cut-off.", null=True)),
-                ('query_norm', models.TextField()),
-                ('num_features', models.PositiveSmallIntegerField()),
-                ('num_rows', models.PositiveIntegerField()),
-                ('features', models.BinaryField(help_text='num_rows x num_features float32, row-major.')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("created_at", models.DateTimeField(db_index=True)),
+                (
+                    "model_version",
+                    models.PositiveIntegerField(
+                        blank=True, help_text="Null: the fallback served.", null=True
+                    ),
+                ),
+                (
+                    "feature_set_until",
+                    models.DateTimeField(blank=True, help_text="The serving features' cut-off.", null=True),
+                ),
+                ("query_norm", models.TextField()),
+                ("num_features", models.PositiveSmallIntegerField()),
+                ("num_rows", models.PositiveIntegerField()),
+                ("features", models.BinaryField(help_text="num_rows x num_features float64, row-major.")),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='DriftProfile',
+            name="DriftProfile",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('profile', models.JSONField(help_text="ranking.drift.profile.profile_make's output.")),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('model_version', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='drift_profile', to='ranking.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("profile", models.JSONField(help_text="ranking.drift.profile.profile_make's output.")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "model_version",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="drift_profile",
+                        to="ranking.modelversion",
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='DriftReport',
+            name="DriftReport",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('computed_at', models.DateTimeField(auto_now_add=True, db_index=True)),
-                ('flagged', models.BooleanField(default=False)),
-                ('result', models.JSONField(default=dict, help_text="ranking.drift.compute.drift_compute's output.")),
-                ('model_version', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='ranking.modelversion')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("computed_at", models.DateTimeField(auto_now_add=True, db_index=True)),
+                ("flagged", models.BooleanField(default=False)),
+                (
+                    "result",
+                    models.JSONField(default=dict, help_text="ranking.drift.compute.drift_compute's output."),
+                ),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="ranking.modelversion",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-computed_at', '-id'],
+                "ordering": ["-computed_at", "-id"],
             },
         ),
     ]

@@ -25,7 +25,7 @@ class DriftProfile(models.Model):
 
 class DriftSample(models.Model):
     """The feature rows of one sampled rank request (at most ``rows_per_request`` of its
-    candidates), as float32 bytes in contract order."""
+    candidates), as float64 bytes in contract order (float32 would move values on a bin edge)."""
 
     created_at = models.DateTimeField(db_index=True)
     model_version = models.PositiveIntegerField(null=True, blank=True, help_text="Null: the fallback served.")
@@ -35,7 +35,7 @@ class DriftSample(models.Model):
     query_norm = models.TextField()
     num_features = models.PositiveSmallIntegerField()
     num_rows = models.PositiveIntegerField()
-    features = models.BinaryField(help_text="num_rows x num_features float32, row-major.")
+    features = models.BinaryField(help_text="num_rows x num_features float64, row-major.")
 
     class Meta:
         ordering = ["-created_at"]

@@ -3,7 +3,7 @@
 ``drift_sample_offer`` is called once per rank request, after the features step. It costs
 one random draw for the requests it skips (``SEARCHOP_DRIFT["sample_share"]`` is kept, 2% by
 default). A kept request's rows (a random ``rows_per_request`` of its candidates at most)
-are copied as float32 into a per-worker reservoir that holds at most
+are copied (float64) into a per-worker reservoir that holds at most
 ``max_requests_per_minute`` requests per minute, each request of the minute with the same
 chance (reservoir sampling), so a busy worker stores a bounded, unbiased sample. A
 background thread writes the reservoir every ``flush_seconds`` (one ``DriftSample`` row per
@@ -36,7 +36,7 @@ class SampledRequest(NamedTuple):
     model_version: int | None
     feature_set_until: str | None
     query_norm: str
-    rows: np.ndarray  # float32, (rows, features)
+    rows: np.ndarray  # float64, (rows, features): float32 would move values that sit on a bin edge
 
 
 class DriftSampler:
@@ -65,7 +65,7 @@ class DriftSampler:
         if len(rows) > config["rows_per_request"]:
             picked = np.random.default_rng().choice(len(rows), config["rows_per_request"], replace=False)
             rows = rows[np.sort(picked)]
-        sampled = SampledRequest(timezone.now(), model_version, until, query_norm, rows.astype(np.float32))
+        sampled = SampledRequest(timezone.now(), model_version, until, query_norm, rows.astype(np.float64))
         with self._lock:
             held = self._minutes.setdefault(minute, [])
             if len(held) < cap:
@@ -94,6 +94,7 @@ class DriftSampler:
     def _run(self) -> None:
         while True:
             time.sleep(settings.SEARCHOP_DRIFT["flush_seconds"])
+            close_old_connections()  # this thread's own connection, as a request's end would
             self.flush(current=False)
 
     def flush(self, *, current: bool = True) -> int:
@@ -108,7 +109,6 @@ class DriftSampler:
         if not batch:
             return 0
         try:
-            close_old_connections()
             DriftSample.objects.bulk_create(
                 DriftSample(
                     created_at=row.created_at,
