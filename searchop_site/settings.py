@@ -325,7 +325,15 @@ SEARCHOP_EXPERIMENTS = {
 # candidates each) and written every flush_seconds; samples older than keep_days are pruned.
 SEARCHOP_DRIFT = {
     "psi_threshold": env.float("SEARCHOP_DRIFT_PSI_THRESHOLD", default=0.2),
+    # The catalog's attributes (price, relative price, rating) are exact, not estimated from
+    # sampled behaviour, so even the customary "moderate" shift (0.1) is a real change.
+    "catalog_psi_threshold": env.float("SEARCHOP_DRIFT_CATALOG_PSI_THRESHOLD", default=0.1),
     "score_psi_threshold": env.float("SEARCHOP_DRIFT_SCORE_PSI_THRESHOLD", default=0.2),
+    # Reported, never flagged: p_recency_days is the time since each product's last event at
+    # the cut-off, so its distribution is one reading of the traffic of the hours before that
+    # moment and moves between any two cut-offs of an unchanged shop (on the synthetic shop,
+    # PSI 0.3 to 1.2 between the training, evaluation and serving cut-offs).
+    "watched_features": env.list("SEARCHOP_DRIFT_WATCHED_FEATURES", default=["p_recency_days"]),
     "feature_thresholds": env.dict("SEARCHOP_DRIFT_FEATURE_THRESHOLDS", cast={"value": float}, default={}),
     "unseen_increase": env.float("SEARCHOP_DRIFT_UNSEEN_INCREASE", default=0.1),
     "ctr_relative_change": env.float("SEARCHOP_DRIFT_CTR_RELATIVE_CHANGE", default=0.2),

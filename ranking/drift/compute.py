@@ -35,8 +35,11 @@ class Thresholds:
     unseen_increase: float = 0.1
     ctr_relative_change: float = 0.2
     features: dict[str, float] | None = None  # per-feature PSI thresholds that differ from ``psi``
+    watched: tuple[str, ...] = ()  # features whose PSI is reported but never flagged
 
-    def of(self, feature: str) -> float:
+    def of(self, feature: str) -> float | None:
+        if feature in self.watched:
+            return None
         return (self.features or {}).get(feature, self.psi)
 
 
@@ -112,7 +115,7 @@ def drift_compute(
                 "feature": name,
                 "psi": value,
                 "threshold": limit,
-                "flagged": value is not None and value > limit,
+                "flagged": value is not None and limit is not None and value > limit,
             }
         )
     score_psi = (

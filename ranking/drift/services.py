@@ -15,7 +15,7 @@ from django.utils.dateparse import parse_datetime
 
 from ranking.drift.compute import Served, Thresholds, drift_compute
 from ranking.drift.selectors import ctr_rates_get
-from ranking.features.contract import NAMES
+from ranking.features.contract import CONTRACT, NAMES, Group
 from ranking.model_loading import booster_load
 from ranking.models import DriftProfile, DriftReport, DriftSample, ModelVersion
 from ranking.selectors import model_version_production_get
@@ -34,7 +34,11 @@ def thresholds_from_settings() -> Thresholds:
         score_psi=config["score_psi_threshold"],
         unseen_increase=config["unseen_increase"],
         ctr_relative_change=config["ctr_relative_change"],
-        features=dict(config["feature_thresholds"]),
+        features={
+            **dict.fromkeys(CONTRACT.names_of(Group.CATALOG), config["catalog_psi_threshold"]),
+            **config["feature_thresholds"],
+        },
+        watched=tuple(config["watched_features"]),
     )
 
 

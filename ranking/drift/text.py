@@ -19,8 +19,9 @@ def drift_report_lines(result: dict[str, Any]) -> list[str]:
         f"  {'feature':<24} {'PSI':>8} {'threshold':>10}  flagged",
     ]
     for row in result["features"]:
+        limit = "watched" if row["threshold"] is None else f"{row['threshold']:.3f}"
         lines.append(
-            f"  {row['feature']:<24} {_number(row['psi']):>8} {row['threshold']:>10.3f}  {'yes' if row['flagged'] else 'no'}"
+            f"  {row['feature']:<24} {_number(row['psi']):>8} {limit:>10}  {'yes' if row['flagged'] else 'no'}"
         )
     score, unseen, ctr = result["score"], result["unseen_queries"], result["ctr"]
     lines += [

@@ -37,7 +37,7 @@ from tests.integration.api.support import (
 )
 from training.services import model_train
 
-SEARCHES = 400
+SEARCHES = 1000
 START = (timezone.now() - dt.timedelta(days=125)).replace(hour=0, minute=0, second=0, microsecond=0)
 CONFIG = SyntheticConfig(events=100_000, days=112, seed=42, start=START)
 QUERY_PRODUCT = CONTRACT.names_of(Group.QUERY_PRODUCT)

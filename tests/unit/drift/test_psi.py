@@ -110,3 +110,18 @@ def test_a_shifted_feature_new_queries_and_a_fallen_ctr_are_each_flagged():
     assert result["ctr"]["flagged"]
     assert result["score"]["psi"] is None
     assert result["flagged"]
+
+
+def test_a_watched_feature_is_reported_but_never_flagged():
+    rng = np.random.default_rng(4)
+    served = Served(
+        features=np.column_stack([rng.normal(loc=3.0, size=500), np.full(500, 2.0), np.full(500, 30.0)]),
+        names=["price", "terms", "p_age_days"],
+        scores=None,
+        queries=["shoes"],
+    )
+    result = drift_compute(_profile(), served, thresholds=Thresholds(watched=("price",)))
+    price = result["features"][0]
+    assert price["psi"] > 1.0
+    assert price["threshold"] is None
+    assert not price["flagged"]
