@@ -24,6 +24,7 @@ from django.utils.safestring import SafeString, mark_safe
 from catalog.admin import ReadOnlyPermissions
 from ranking.admin.operated import OperatedAdmin
 from ranking.admin.tables import ReasonForm, metric_cell, metric_table, pretty_json, status_badge
+from ranking.drift.selectors import drift_summary_get
 from ranking.errors import RegistryError
 from ranking.models import ModelVersion, ModelVersionTransition
 from ranking.reports import KeyMetrics, report_key_metrics
@@ -94,8 +95,11 @@ class ModelVersionAdmin(OperatedAdmin):
         ("Evaluation", {"fields": EVALUATION_FIELDS}),
         ("Provenance", {"fields": PROVENANCE_FIELDS, "classes": ("collapse",)}),
         ("Model", {"fields": MODEL_FIELDS}),
+        ("Drift", {"fields": ("drift_display",)}),
     )
-    readonly_fields = SUMMARY_FIELDS + EVALUATION_FIELDS + PROVENANCE_FIELDS + MODEL_FIELDS
+    readonly_fields = (
+        SUMMARY_FIELDS + EVALUATION_FIELDS + PROVENANCE_FIELDS + MODEL_FIELDS + ("drift_display",)
+    )
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersion]:
         return super().get_queryset(request).defer("model_text")
@@ -177,6 +181,13 @@ class ModelVersionAdmin(OperatedAdmin):
     @admin.display(description="feature importance")
     def feature_importance_display(self, obj: ModelVersion) -> SafeString:
         return pretty_json(obj.feature_importance)
+
+    @admin.display(description="drift")
+    def drift_display(self, obj: ModelVersion) -> SafeString:
+        summary = drift_summary_get(version=obj)
+        return mark_safe(
+            render_to_string("admin/ranking/drift/summary.html", {"drift": summary})
+        )  # escaped there
 
     @admin.display(description="model text size")
     def model_size(self, obj: ModelVersion) -> str:

@@ -161,3 +161,23 @@ def test_beat_starting_finds_the_migrated_drift_schedule_and_adds_nothing(migrat
     ModelEntry.from_entry(NAME, app=celery_app, **settings.CELERY_BEAT_SCHEDULE[NAME])
     assert PeriodicTask.objects.get(name=NAME).interval_id == migrated.interval_id
     assert IntervalSchedule.objects.count() == intervals
+
+
+def test_the_version_page_says_a_version_without_profile_has_no_reference(admin_client):
+    version = ModelVersionFactory(version=5)
+    page = admin_client.get(f"/admin/ranking/modelversion/{version.pk}/change/")
+    assert page.status_code == 200
+    assert "No reference profile" in page.content.decode()
+
+
+def test_the_version_page_shows_its_latest_drift_report_largest_psi_first(admin_client):
+    version = ModelVersionFactory(version=6, status=ModelStatus.PRODUCTION)
+    drift_profile_record(version=version, profile=_profile())
+    report = _stored_report()
+    DriftReport.objects.filter(pk=report.pk).update(model_version=version)
+
+    text = admin_client.get(f"/admin/ranking/modelversion/{version.pk}/change/").content.decode()
+
+    assert "Drift flagged over 10 sampled searches" in text
+    first_feature = text.index("<td>p_log_price</td>")
+    assert all(first_feature < text.index(f"<td>{name}</td>") for name in NAMES if name != "p_log_price")
