@@ -105,3 +105,9 @@ def test_the_import_benchmark_writes_its_block_of_the_docs(databases, tmp_path):
     text = output.read_text()
     assert "<!-- bench:begin -->" in text
     assert "import / \\copy" in text
+
+
+def test_the_drift_sampling_benchmark_reports_its_cost(rank_database):
+    out = run("drift_sampling.py", "--smoke", "--requests=20", "--rounds=1", BENCH_DATABASE_URL=rank_database)
+    assert "drift sampling at the default share costs" in out
+    assert "the call alone costs" in out
