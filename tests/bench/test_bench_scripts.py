@@ -108,8 +108,6 @@ def test_the_import_benchmark_writes_its_block_of_the_docs(databases, tmp_path):
 
 
 def test_the_drift_sampling_benchmark_reports_its_cost(rank_database):
-    out = run(
-        "drift_sampling.py", "--smoke", "--requests=20", "--rounds=1", BENCH_DATABASE_URL=rank_database
-    )
+    out = run("drift_sampling.py", "--smoke", "--requests=20", "--rounds=1", BENCH_DATABASE_URL=rank_database)
     assert "drift sampling at the default share costs" in out
     assert "the call alone costs" in out
