@@ -12,6 +12,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from catalog.models import Event, GroundTruth, Product, SearchRequest
 from ranking.models import FeatureSet, ModelVersion, ModelVersionTransition
 from ranking.serving.access import KEY_CACHE
+from ranking.serving.drift_sampling import SAMPLER
 from ranking.serving.impression_log import WRITER
 from ranking.serving.state import SERVING, ServingState, state_build
 
@@ -22,10 +23,11 @@ ERROR_KEYS = {"error", "detail", "errors"}
 
 def worker_state_reset() -> None:
     """Forget what this process holds as a web worker: the serving state, the impression-log
-    queue and the verified API keys."""
+    queue, the verified API keys and the drift samples not yet written."""
     SERVING.reset()
     WRITER.reset()
     KEY_CACHE.clear()
+    SAMPLER.reset()
 
 
 def serving_state_load() -> ServingState:
