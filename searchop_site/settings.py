@@ -341,8 +341,10 @@ SEARCHOP_DRIFT = {
     "window_hours": env.float("SEARCHOP_DRIFT_WINDOW_HOURS", default=24.0),
     "min_searches": env.int("SEARCHOP_DRIFT_MIN_SEARCHES", default=100),
     "sample_share": env.float("SEARCHOP_DRIFT_SAMPLE_SHARE", default=0.02),
-    "max_requests_per_minute": env.int("SEARCHOP_DRIFT_MAX_REQUESTS_PER_MINUTE", default=6),
-    "rows_per_request": env.int("SEARCHOP_DRIFT_ROWS_PER_REQUEST", default=50),
+    "max_requests_per_minute": env.int("SEARCHOP_DRIFT_MAX_REQUESTS_PER_MINUTE", default=4),
+    "rows_per_request": env.int("SEARCHOP_DRIFT_ROWS_PER_REQUEST", default=20),
+    # The check reads at most this many of the window's newest sampled searches (memory bound).
+    "max_searches": env.int("SEARCHOP_DRIFT_MAX_SEARCHES", default=20_000),
     "flush_seconds": env.float("SEARCHOP_DRIFT_FLUSH_SECONDS", default=60.0),
     "keep_days": env.int("SEARCHOP_DRIFT_KEEP_DAYS", default=3),
     "check_minutes": env.int("SEARCHOP_DRIFT_CHECK_MINUTES", default=60),

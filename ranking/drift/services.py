@@ -44,11 +44,11 @@ def thresholds_from_settings() -> Thresholds:
 
 def _served_load(since: datetime, profile: dict[str, Any]) -> Served:
     """The sampled rows since ``since`` of the contract this code builds."""
-    samples = list(
-        DriftSample.objects.filter(created_at__gte=since, num_features=len(NAMES)).values_list(
-            "features", "query_norm", "feature_set_until"
-        )
+    newest = DriftSample.objects.filter(created_at__gte=since, num_features=len(NAMES)).order_by(
+        "-created_at"
     )
+    limit = settings.SEARCHOP_DRIFT["max_searches"]
+    samples = list(newest.values_list("features", "query_norm", "feature_set_until")[:limit])
     blocks = [np.frombuffer(bytes(raw), dtype=np.float64).reshape(-1, len(NAMES)) for raw, _, _ in samples]
     features = np.vstack(blocks) if blocks else np.zeros((0, len(NAMES)))
     # How much later the served features' cut-off is than the training one (p_age_days).

@@ -23,6 +23,7 @@ from typing import NamedTuple
 
 import numpy as np
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
@@ -121,7 +122,7 @@ class DriftSampler:
                 )
                 for row in batch
             )
-        except DatabaseError as error:
+        except (DatabaseError, ValidationError, ValueError) as error:  # never the worker's problem
             logger.warning("drift samples: %d requests dropped (%s)", len(batch), error)
             return 0
         return len(batch)
@@ -135,7 +136,7 @@ def drift_sample_offer(state, request, features: np.ndarray) -> None:  # type: i
     """Offer one served request's feature matrix to the drift sampler (see the module)."""
     SAMPLER.offer(
         model_version=state.model_version,
-        until=state.snapshot.until,
+        until=state.snapshot.until or None,  # the catalog alone (no serving features) has none
         query_norm=request.query_norm,
         features=features,
     )
