@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -96,7 +97,9 @@ def install(requirements: str) -> None:
     venv_ensure(requirements)
     built = subprocess.run([str(PY), "-m", "ranking.compiled"], cwd=ROOT, check=False)
     if built.returncode != 0:
-        print("    the feature kernel could not be built (no C compiler?): serving uses the reference builder")
+        print(
+            "    the feature kernel could not be built (no C compiler?): serving uses the reference builder"
+        )
 
 
 def demo_env() -> dict:
@@ -120,7 +123,7 @@ def demo_env() -> dict:
 def demo(args: list[str]) -> None:
     manage = [str(PY), "manage.py"]
     env = demo_env()
-    steps = Steps(total=7)
+    steps = Steps(total=8)
     steps.run("Virtualenv, requirements and the feature kernel", func=lambda: install("requirements.txt"))
     steps.run("Database (SQLite under var/)", [*manage, "migrate", "--noinput", "-v", "0"], env=env)
     steps.run("Static files for the admin", [*manage, "collectstatic", "--noinput", "-v", "0"], env=env)
@@ -134,13 +137,105 @@ def demo(args: list[str]) -> None:
         [*manage, "run_pipeline"],
         env=env,
     )
+    steps.run(
+        f"A second model ({DEMO_CHALLENGER_ROUNDS} boosting rounds, so weaker) in an interleaving experiment "
+        "against production on half the searches",
+        func=lambda: demo_experiment_start(env),
+    )
     steps.run("Admin login for the control room", [*manage, "ensure_admin"], env=env)
     print(DEMO_USAGE, flush=True)
     steps.run(
-        "Serving on http://127.0.0.1:8000 (Ctrl-C stops it)",
-        [str(VENV / "bin" / "gunicorn"), "-c", "searchop_site/gunicorn.conf.py", "searchop_site.wsgi"],
-        env={**env, "GUNICORN_BIND": env.get("GUNICORN_BIND", "127.0.0.1:8000")},
+        "Serving on http://127.0.0.1:8000 with simulated shoppers (Ctrl-C stops it)", func=lambda: serve(env)
     )
+
+
+# The demo's challenger: the same data and features, far fewer trees.
+DEMO_CHALLENGER_ROUNDS = 5
+DEMO_SEARCHES_PER_SECOND = 3
+
+
+def demo_experiment_start(env: dict) -> None:
+    """Train the weaker model (registered as a candidate, not promoted) and start it against
+    production. A demo started again over an experiment still running keeps that one."""
+    manage = [str(PY), "manage.py"]
+    trained = subprocess.run(
+        [*manage, "train_model"],
+        cwd=ROOT,
+        env={**env, "SEARCHOP_NUM_BOOST_ROUND": str(DEMO_CHALLENGER_ROUNDS)},
+        capture_output=True,
+        text=True,
+    )
+    registered = re.search(r"Registered (v\d+) as a candidate", trained.stdout)
+    if registered is None:
+        print(trained.stdout[-2000:], trained.stderr[-2000:], sep="\n")
+        sys.exit("the second model could not be trained")
+    challenger = ["--kind", "interleaving", "--challenger", registered.group(1), "--traffic", "0.5"]
+    started = subprocess.run(
+        [*manage, "experiment_start", *challenger],
+        cwd=ROOT,
+        env=env,
+    )
+    if started.returncode != 0:
+        print("    (the demo goes on with the experiment that is running)")
+
+
+def serve(env: dict) -> None:
+    """gunicorn in the foreground; beside it a Celery worker and beat over kombu's filesystem
+    transport (no broker server: the periodic tasks really run), and, once the server is
+    ready, ``simulate_traffic`` playing shoppers at a few searches a second. Their logs go
+    to var/. Ctrl-C stops them all."""
+    bind = env.get("GUNICORN_BIND", "127.0.0.1:8000")
+    background_env = {**env, "CELERY_BROKER_URL": "filesystem://", "CELERY_TASK_ALWAYS_EAGER": "0"}
+    celery = [str(PY), "-m", "celery", "-A", "searchop_site"]
+    background = [
+        _background([*celery, "worker", "--pool=solo", "--loglevel=INFO"], "worker", background_env),
+        _background([*celery, "beat", "--loglevel=INFO"], "beat", background_env),
+    ]
+    server = subprocess.Popen(
+        [str(VENV / "bin" / "gunicorn"), "-c", "searchop_site/gunicorn.conf.py", "searchop_site.wsgi"],
+        cwd=ROOT,
+        env={**background_env, "GUNICORN_BIND": bind},
+    )
+    try:
+        if _ready_wait(f"http://{bind}/ready", server):
+            simulate = [str(PY), "manage.py", "simulate_traffic", "--searches", "1000000"]
+            simulate += ["--url", f"http://{bind}", "--rate", str(DEMO_SEARCHES_PER_SECOND)]
+            background.append(_background(simulate, "simulate_traffic", background_env))
+        server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        for process in [server, *background]:
+            process.terminate()
+        for process in [server, *background]:
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+
+
+def _background(command: list[str], name: str, env: dict) -> subprocess.Popen:
+    log = VAR / f"{name}.log"
+    print(f"    {name}: logging to {log.relative_to(ROOT)}", flush=True)
+    with log.open("ab") as output:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT)
+
+
+def _ready_wait(url: str, server: subprocess.Popen, *, seconds: float = 120.0) -> bool:
+    """Whether the server answered 200 on ``url`` within ``seconds`` (False if it exited)."""
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and server.poll() is None:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(1)
+    return False
 
 
 DEMO_USAGE = """
@@ -158,6 +253,10 @@ DEMO_USAGE = """
        "request_id": "<request_id from the rank response>", "product_id": "P00002", "position": 1}]}'
 
     API docs: http://127.0.0.1:8000/api/docs/   metrics: http://127.0.0.1:8000/metrics
+
+    Simulated shoppers search a few times a second (var/simulate_traffic.log); the
+    experiment fills in at http://127.0.0.1:8000/admin/ranking/experiment/ and the beat task
+    decides it (var/worker.log, var/beat.log); `python manage.py experiment_report` prints it.
 """
 
 
@@ -202,13 +301,19 @@ def test_env() -> dict:
 def test(args: list[str]) -> None:
     env = test_env()
     steps = Steps(total=8)
-    steps.run("Virtualenv, requirements (dev) and the feature kernel", func=lambda: install("requirements-dev.txt"))
+    steps.run(
+        "Virtualenv, requirements (dev) and the feature kernel", func=lambda: install("requirements-dev.txt")
+    )
     steps.run(
         "checkov for the manifest checks (its own virtualenv, .venv/checkov)",
         func=lambda: venv_ensure("requirements-checkov.txt", where=CHECKOV_VENV, includes=()),
     )
     steps.run("Debian packages of the tests (chromium, wrk, curl, pgbouncer)", func=test_packages_ensure)
-    steps.run("PgBouncer for the pooling test (its own port)", ["bash", str(ROOT / ".ci" / "pgbouncer-start")], env=env)
+    steps.run(
+        "PgBouncer for the pooling test (its own port)",
+        ["bash", str(ROOT / ".ci" / "pgbouncer-start")],
+        env=env,
+    )
     steps.run("Lint (ruff)", [str(VENV / "bin" / "ruff"), "check", "."], env=env)
     steps.run(
         "Import rules (lint-imports, contracts in pyproject.toml)",

@@ -118,3 +118,16 @@ def catalog_frame_get() -> pd.DataFrame:
 def event_latest_timestamp_get() -> datetime | None:
     """The time of the newest event (an index look-up)."""
     return Event.objects.aggregate(latest=Max("timestamp"))["latest"]
+
+
+def synthetic_catalog_mismatch_get(*, external_ids: list[str], titles: list[str]) -> str:
+    """Why the stored products are not the given synthetic catalog (the same ids with the
+    same titles), in a sentence; empty when they are."""
+    stored = dict(Product.objects.filter(external_id__in=external_ids).values_list("external_id", "title"))
+    missing = [pid for pid in external_ids if pid not in stored]
+    if missing:
+        return f"{len(missing):,} of its {len(external_ids):,} products are not in the catalog (e.g. {missing[0]})"
+    differ = [pid for pid, title in zip(external_ids, titles, strict=True) if stored[pid] != title]
+    if differ:
+        return f"{len(differ):,} of its products have other titles in the catalog (e.g. {differ[0]})"
+    return ""

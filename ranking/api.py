@@ -13,6 +13,7 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer, inline_serializer
 from rest_framework import exceptions, serializers
 from rest_framework.permissions import AllowAny
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from catalog.columns import EVENTS
-from catalog.importers.validation import SMALLINT_MAX
+from catalog.importers.validation import EVENT_CLOCK_SKEW, EVENT_EARLIEST, SMALLINT_MAX
 from catalog.models import EventType
 from catalog.services import events_ingest
 from ranking.api_schema import (
@@ -157,6 +158,15 @@ class EventsView(MachineAPIView):
             max_length=EVENTS.limits["session_id"], required=False, allow_blank=True, allow_null=True
         )
 
+        def validate_timestamp(self, value):
+            # Events happen now or were recorded a while ago: a clock ahead by more than a
+            # day, or a time before 2000, is a client's mistake, not an event to keep.
+            if value is not None and not (EVENT_EARLIEST <= value <= timezone.now() + EVENT_CLOCK_SKEW):
+                raise serializers.ValidationError(
+                    f"must lie between {EVENT_EARLIEST:%Y-%m-%d} and a day from now"
+                )
+            return value
+
         def validate(self, attrs):
             if attrs["event_type"] == EventType.IMPRESSION and not attrs.get("position"):
                 raise serializers.ValidationError({"position": "is required for an impression"})
@@ -188,7 +198,9 @@ class EventsView(MachineAPIView):
         responses={
             200: OpenApiResponse(BatchOutput, description="Stored."),
             **ERROR_RESPONSES,
-            503: error_schema("The database is unreachable: nothing was stored; retry after Retry-After seconds."),
+            503: error_schema(
+                "The database is unreachable: nothing was stored; retry after Retry-After seconds."
+            ),
         },
     )
     def post(self, request):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from catalog.selectors import catalog_frame_get
 from ranking.errors import ModelVersionNotFound
@@ -133,6 +133,35 @@ def model_version_metric_history_get() -> list[MetricHistoryRow]:
         )
         for row in model_version_list()
     ]
+
+
+@dataclass(frozen=True)
+class ProductionPeriod:
+    version: int
+    start: datetime
+    end: datetime | None  # None: still in production
+
+
+def model_version_production_periods_get() -> list[ProductionPeriod]:
+    """Every period a version served as production, oldest first, from the audit trail: a
+    period opens with a transition to production (a promotion or a rollback) and closes with
+    the version's next transition out of it. One query over the transitions, no model text."""
+    rows = (
+        ModelVersionTransition.objects.filter(
+            Q(to_status=ModelStatus.PRODUCTION) | Q(from_status=ModelStatus.PRODUCTION)
+        )
+        .order_by("id")
+        .values_list("model_version__version", "to_status", "created_at")
+    )
+    periods: list[ProductionPeriod] = []
+    open_since: dict[int, datetime] = {}
+    for version, to_status, created_at in rows:
+        if to_status == ModelStatus.PRODUCTION:
+            open_since.setdefault(version, created_at)
+        elif version in open_since:
+            periods.append(ProductionPeriod(version, open_since.pop(version), created_at))
+    periods += [ProductionPeriod(version, start, None) for version, start in open_since.items()]
+    return sorted(periods, key=lambda period: period.start)
 
 
 # ---------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 import numpy as np
@@ -30,6 +31,9 @@ ERROR_LIMIT = 1_000
 # Checked here, since PostgreSQL would otherwise fail the whole transaction on one bad value,
 # with no line number.
 SMALLINT_MAX = 32_767
+# An event sent to the API happened after this and no more than a clock's skew from now.
+EVENT_EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+EVENT_CLOCK_SKEW = timedelta(days=1)
 _PRICE = cast(models.DecimalField, PRODUCTS.model_field("price"))
 PRICE_LIMIT = 10 ** (_PRICE.max_digits - _PRICE.decimal_places)
 SHOWN_CHARS = 40

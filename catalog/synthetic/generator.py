@@ -68,7 +68,7 @@ class Summary:
             return float("nan")
         return float(self.clicks_at[index] / self.impressions_at[index])
 
-    def add(self, lists: _Lists, shown: _Shown, funnel: Funnel, events: pd.DataFrame) -> None:
+    def add(self, lists: Lists, shown: _Shown, funnel: Funnel, events: pd.DataFrame) -> None:
         """Count a chunk's lists (the events' types are counted as they are made)."""
         self.lists += len(lists)
         self.randomised_lists += int(shown.randomised.sum())
@@ -84,7 +84,7 @@ class Summary:
 
 
 @dataclass
-class _Lists:
+class Lists:
     """Who searched what and when, one entry per list."""
 
     user: np.ndarray
@@ -156,66 +156,38 @@ class Generator:
         keep = min(int(np.searchsorted(np.cumsum(events_per_list), remaining_events) + 1), len(lists))
         return self._frames(*_first(keep, lists, shown, funnel))
 
-    def _lists_draw(self) -> _Lists:
+    def _lists_draw(self) -> Lists:
         """Steps 1 and 2: sessions, their lists' users and times, and the queries typed."""
-        config, rng, users = self.config, self.rng, self.users
-        num_sessions = max(1, config.chunk_lists // 2)
-        session_user = rng.choice(len(users.ids), size=num_sessions, p=users.activity)
-        session_start = rng.random(num_sessions) * config.days * 86400.0
-        session_lists = 1 + rng.binomial(2, 0.3, num_sessions)
-        session_of_list = np.repeat(np.arange(num_sessions), session_lists)
-        num_lists = len(session_of_list)
-        within = np.arange(num_lists) - np.repeat(np.cumsum(session_lists) - session_lists, session_lists)
-        list_user = session_user[session_of_list]
-        list_time = session_start[session_of_list] + within * rng.uniform(30.0, 300.0, num_lists)
-        list_time = np.minimum(list_time, config.days * 86400.0 - 3600.0)
-
-        preference = users.category_preference[list_user]
-        from_preference = rng.random(num_lists) < 0.85
-        list_category = np.where(
-            from_preference,
-            _sample_rows(preference, rng),
-            rng.integers(0, config.categories, num_lists),
+        return lists_draw(
+            users=self.users,
+            queries=self.queries,
+            category_queries=self._category_queries,
+            sessions=max(1, self.config.chunk_lists // 2),
+            days=self.config.days,
+            rng=self.rng,
         )
-        list_query = np.empty(num_lists, dtype=np.int64)
-        for cat, members in enumerate(self._category_queries):
-            picked = np.flatnonzero(list_category == cat)
-            if len(picked):
-                list_query[picked] = rng.choice(members, size=len(picked), p=self.queries.weight[members])
-        return _Lists(user=list_user, time=list_time, query=list_query, session=session_of_list)
 
-    def _lists_show(self, lists: _Lists) -> _Shown:
+    def _lists_show(self, lists: Lists) -> _Shown:
         """Steps 3 and 4: the logging policy's lists, and the true relevance of what they show."""
         config, rng, queries, catalog = self.config, self.rng, self.queries, self.catalog
-        num_lists, pool_size = len(lists), queries.pool.shape[1]
-        width = min(config.list_max, pool_size)
-        list_len = rng.integers(config.list_min, config.list_max + 1, num_lists).clip(max=width)
-        noisy = queries.pool_bm25[lists.query] + queries.pool_sigma[lists.query, None] * rng.normal(
-            size=(num_lists, pool_size)
-        )
-        slot = np.argsort(-noisy, axis=1)[:, :width]
-        valid = np.arange(1, width + 1)[None, :] <= list_len[:, None]
-        randomised = rng.random(num_lists) < config.randomised_share
-        shuffle_keys = np.where(valid, rng.random((num_lists, width)), np.inf)
-        shuffled = np.take_along_axis(slot, np.argsort(shuffle_keys, axis=1), axis=1)
-        slot = np.where(randomised[:, None], shuffled, slot)
-        product = np.take_along_axis(queries.pool[lists.query], slot, axis=1)
+        policy = logging_policy_lists(lists.query, queries=queries, config=config, rng=rng)
+        product = np.take_along_axis(queries.pool[lists.query], policy.slot, axis=1)
         relevance = relevance_grades(
-            match=np.take_along_axis(self._pool_match[lists.query], slot, axis=1),
+            match=np.take_along_axis(self._pool_match[lists.query], policy.slot, axis=1),
             quality=catalog.quality[product],
             log_relative_price=catalog.log_relative_price[product],
             price_level=(self.users.price_level[lists.user] + queries.price_shift[lists.query])[:, None],
             rng=rng,
         )
-        return _Shown(product=product, valid=valid, randomised=randomised, relevance=relevance)
+        return _Shown(product=product, valid=policy.valid, randomised=policy.randomised, relevance=relevance)
 
-    def _frames(self, lists: _Lists, shown: _Shown, funnel: Funnel) -> Chunk:
+    def _frames(self, lists: Lists, shown: _Shown, funnel: Funnel) -> Chunk:
         """The chunk's events, impression log and ground truth (step 6)."""
         num_lists = len(lists)
-        request_ids = _hex_ids(self.id_rng, num_lists)
-        session_ids = _hex_ids(self.id_rng, int(lists.session.max()) + 1 if num_lists else 0)
+        request_ids = hex_ids(self.id_rng, num_lists)
+        session_ids = hex_ids(self.id_rng, int(lists.session.max()) + 1 if num_lists else 0)
         list_session = session_ids[lists.session]
-        typed = _typed_queries(self.queries.text[lists.query], self.rng)
+        typed = typed_queries(self.queries.text[lists.query], self.rng)
         start_ns = int(pd.Timestamp(self.config.start).value)
         list_ns = start_ns + (lists.time * 1e9).astype(np.int64)
 
@@ -223,7 +195,7 @@ class Generator:
         rows = actions["list"].to_numpy()
         events = pd.DataFrame(
             {
-                "event_id": _hex_ids(self.id_rng, len(actions)),
+                "event_id": hex_ids(self.id_rng, len(actions)),
                 "event_type": actions["event_type"].to_numpy(),
                 "timestamp": pd.to_datetime(actions["timestamp"].to_numpy(), utc=True),
                 "user_id": self.users.ids[lists.user[rows]],
@@ -296,6 +268,75 @@ class Generator:
         return pd.concat(frames, ignore_index=True)
 
 
+def lists_draw(
+    *,
+    users: Users,
+    queries: Queries,
+    category_queries: list[np.ndarray],
+    sessions: int,
+    days: float,
+    rng: np.random.Generator,
+) -> Lists:
+    """Steps 1 and 2 for ``sessions`` sessions: a user each (by activity), a start time in
+    the ``days``, one to three lists; each list's query mostly from the user's preferred
+    categories (``category_queries``: the query indices of each category), Zipf-like within."""
+    num_sessions = sessions
+    session_user = rng.choice(len(users.ids), size=num_sessions, p=users.activity)
+    session_start = rng.random(num_sessions) * days * 86400.0
+    session_lists = 1 + rng.binomial(2, 0.3, num_sessions)
+    session_of_list = np.repeat(np.arange(num_sessions), session_lists)
+    num_lists = len(session_of_list)
+    within = np.arange(num_lists) - np.repeat(np.cumsum(session_lists) - session_lists, session_lists)
+    list_user = session_user[session_of_list]
+    list_time = session_start[session_of_list] + within * rng.uniform(30.0, 300.0, num_lists)
+    list_time = np.minimum(list_time, days * 86400.0 - 3600.0)
+
+    preference = users.category_preference[list_user]
+    from_preference = rng.random(num_lists) < 0.85
+    list_category = np.where(
+        from_preference,
+        _sample_rows(preference, rng),
+        rng.integers(0, len(category_queries), num_lists),
+    )
+    list_query = np.empty(num_lists, dtype=np.int64)
+    for cat, members in enumerate(category_queries):
+        picked = np.flatnonzero(list_category == cat)
+        if len(picked):
+            list_query[picked] = rng.choice(members, size=len(picked), p=queries.weight[members])
+    return Lists(user=list_user, time=list_time, query=list_query, session=session_of_list)
+
+
+@dataclass(frozen=True)
+class PolicyLists:
+    """The logging policy's lists, (lists x positions): ``slot`` indexes each query's pool
+    in the order shown, ``valid`` masks positions past a list's end."""
+
+    slot: np.ndarray
+    valid: np.ndarray
+    randomised: np.ndarray  # per list
+
+
+def logging_policy_lists(
+    query: np.ndarray, *, queries: Queries, config: SyntheticConfig, rng: np.random.Generator
+) -> PolicyLists:
+    """Step 3, the shop's own search for each of the ``query`` indices: the query's pool
+    ordered by BM25 plus Gaussian noise as large as the spread of the pool's scores, cut to
+    ``list_min``..``list_max`` items; a ``randomised_share`` of lists shuffled."""
+    num_lists, pool_size = len(query), queries.pool.shape[1]
+    width = min(config.list_max, pool_size)
+    list_len = rng.integers(config.list_min, config.list_max + 1, num_lists).clip(max=width)
+    noisy = queries.pool_bm25[query] + queries.pool_sigma[query, None] * rng.normal(
+        size=(num_lists, pool_size)
+    )
+    slot = np.argsort(-noisy, axis=1)[:, :width]
+    valid = np.arange(1, width + 1)[None, :] <= list_len[:, None]
+    randomised = rng.random(num_lists) < config.randomised_share
+    shuffle_keys = np.where(valid, rng.random((num_lists, width)), np.inf)
+    shuffled = np.take_along_axis(slot, np.argsort(shuffle_keys, axis=1), axis=1)
+    slot = np.where(randomised[:, None], shuffled, slot)
+    return PolicyLists(slot=slot, valid=valid, randomised=randomised)
+
+
 def _pool_match(shop: Shop) -> np.ndarray:
     """How well each product of each query's pool meets the query's intent, (queries x pool)."""
     queries = shop.queries
@@ -309,13 +350,11 @@ def _pool_match(shop: Shop) -> np.ndarray:
     )
 
 
-def _first(keep: int, lists: _Lists, shown: _Shown, funnel: Funnel) -> tuple[_Lists, _Shown, Funnel]:
+def _first(keep: int, lists: Lists, shown: _Shown, funnel: Funnel) -> tuple[Lists, _Shown, Funnel]:
     """The first ``keep`` lists of a chunk."""
     cut = slice(0, keep)
     return (
-        _Lists(
-            user=lists.user[cut], time=lists.time[cut], query=lists.query[cut], session=lists.session[cut]
-        ),
+        Lists(user=lists.user[cut], time=lists.time[cut], query=lists.query[cut], session=lists.session[cut]),
         _Shown(
             product=shown.product[cut],
             valid=shown.valid[cut],
@@ -338,7 +377,7 @@ def _sample_rows(probabilities: np.ndarray, rng: np.random.Generator) -> np.ndar
     return np.minimum((cumulative < draws).sum(axis=1), probabilities.shape[1] - 1)
 
 
-def _hex_ids(rng: np.random.Generator, count: int) -> np.ndarray:
+def hex_ids(rng: np.random.Generator, count: int) -> np.ndarray:
     """Deterministic random UUID4s as 32 hex digits (PostgreSQL and Django both accept them)."""
     raw = np.frombuffer(rng.bytes(16 * count), dtype=np.uint8).reshape(count, 16).copy()
     raw[:, 6] = (raw[:, 6] & 0x0F) | 0x40
@@ -346,7 +385,7 @@ def _hex_ids(rng: np.random.Generator, count: int) -> np.ndarray:
     return np.frombuffer(binascii.hexlify(raw.tobytes()), dtype="S32").astype(str).astype(object)
 
 
-def _typed_queries(normalised: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def typed_queries(normalised: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """What users typed: mostly the normal form, sometimes capitalised or with stray spaces."""
     styles = rng.random(len(normalised))
     typed = normalised.copy()

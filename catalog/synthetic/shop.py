@@ -240,6 +240,60 @@ def queries_generate(config: SyntheticConfig, catalog: Catalog, rng: np.random.G
     )
 
 
+def queries_unseen(config: SyntheticConfig, shop: Shop, rng: np.random.Generator) -> Queries:
+    """Intents the shop's users never typed (for drift): a price word with an attribute or a
+    brand, "cheap waterproof running shoes", which ``queries_generate`` never combines, each
+    with its BM25 pool like the others. Equal weights within a category."""
+    seen = set(shop.queries.text.tolist())
+    rows: list[tuple[str, int, str | None, str | None, float]] = []
+    for cat, spec in enumerate(CATEGORIES[: config.categories]):
+        for noun in spec["nouns"][:2]:
+            for words, shift in ((PRICE_WORDS_LOW, -0.5), (PRICE_WORDS_HIGH, 0.5)):
+                for word in words:
+                    rows.extend(
+                        (f"{word} {attr} {noun}", cat, attr, None, shift) for attr in spec["attributes"]
+                    )
+                    rows.extend(
+                        (f"{word} {brand.lower()} {noun}", cat, None, brand, shift)
+                        for brand in spec["brands"]
+                    )
+    rows = [row for row in rows if row[0] not in seen]
+    categories = np.array([row[1] for row in rows], dtype=np.int64)
+    weight = np.zeros(len(rows))
+    for cat in np.unique(categories):
+        members = categories == cat
+        weight[members] = 1.0 / members.sum()
+    queries_text = np.array([row[0] for row in rows], dtype=object)
+    pool, pool_bm25 = _candidate_pools(queries_text, shop.catalog, config.pool_size, rng)
+    spread = pool_bm25.std(axis=1)
+    return Queries(
+        text=queries_text,
+        category=categories,
+        attribute=[row[2] for row in rows],
+        brand=[row[3] for row in rows],
+        price_shift=np.array([row[4] for row in rows]),
+        weight=weight,
+        pool=pool,
+        pool_bm25=pool_bm25,
+        pool_sigma=np.where(spread > 0, spread, 1.0),
+    )
+
+
+def queries_join(first: Queries, second: Queries) -> Queries:
+    """One table of both: ``second``'s query ``i`` is ``len(first.text) + i``."""
+    return Queries(
+        text=np.concatenate([first.text, second.text]),
+        category=np.concatenate([first.category, second.category]),
+        attribute=[*first.attribute, *second.attribute],
+        brand=[*first.brand, *second.brand],
+        price_shift=np.concatenate([first.price_shift, second.price_shift]),
+        weight=np.concatenate([first.weight, second.weight]),
+        pool=np.concatenate([first.pool, second.pool]),
+        pool_bm25=np.concatenate([first.pool_bm25, second.pool_bm25]),
+        pool_sigma=np.concatenate([first.pool_sigma, second.pool_sigma]),
+    )
+
+
 def _candidate_pools(
     queries_text: np.ndarray, catalog: Catalog, pool_size: int, rng: np.random.Generator
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -73,7 +73,9 @@ def rank_database() -> Iterator[str]:
 
 
 def test_the_in_process_benchmark_reports_the_cpu_of_each_endpoint(rank_database):
-    out = run("rank_in_process.py", "--smoke", "--requests=20", "--rounds=1", BENCH_DATABASE_URL=rank_database)
+    out = run(
+        "rank_in_process.py", "--smoke", "--requests=20", "--rounds=1", BENCH_DATABASE_URL=rank_database
+    )
     assert "rank costs" in out
     assert "two rankers" in out
 
@@ -105,6 +107,30 @@ def test_the_import_benchmark_writes_its_block_of_the_docs(databases, tmp_path):
     text = output.read_text()
     assert "<!-- bench:begin -->" in text
     assert "import / \\copy" in text
+
+
+def test_the_experiment_power_benchmark_runs_on_a_tiny_shop(databases):
+    url = database_url("bench_power")
+    databases.append(url)
+    out = run(
+        "experiment_power.py", "--smoke", "--searches=300", "--experiments=20", "--cap=20000",
+        BENCH_DATABASE_URL=url,
+    )  # fmt: skip
+    assert "| model vs |" in out, out[-3000:]
+    for other in ("bm25", "popularity", "weaker model"):
+        assert f"| {other} |" in out
+
+
+def test_the_admin_pages_benchmark_times_every_page_against_the_admin_index(databases):
+    url = database_url("bench_admin_pages")
+    databases.append(url)
+    out = run(
+        "admin_pages.py", "--events=2000", "--versions=3", "--warmup=1", "--repeat=2", "--no-write",
+        DATABASE_URL=url,
+    )  # fmt: skip
+    assert "| admin-index (reference) | `/admin/` |" in out, out[-3000:]
+    for page in ("| landing |", "| metric-history |", "| model-version-production |"):
+        assert page in out, out[-3000:]
 
 
 def test_the_drift_sampling_benchmark_reports_its_cost(rank_database):

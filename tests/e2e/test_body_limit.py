@@ -31,7 +31,9 @@ def oversized(size: int) -> bytes:
 
 
 def by_urllib(url: str, body: bytes) -> tuple[int, bytes]:
-    request = urllib.request.Request(url, data=body, headers={"Content-Type": "application/json"}, method="POST")
+    request = urllib.request.Request(
+        url, data=body, headers={"Content-Type": "application/json"}, method="POST"
+    )
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return response.status, response.read()
@@ -46,7 +48,17 @@ def by_requests(url: str, body: bytes) -> tuple[int, bytes]:
 
 def by_curl(url: str, body: bytes) -> tuple[int, bytes]:
     result = subprocess.run(
-        ["curl", "-sS", "-w", "\n%{http_code}", "-H", "Content-Type: application/json", "--data-binary", "@-", url],
+        [
+            "curl",
+            "-sS",
+            "-w",
+            "\n%{http_code}",
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            "@-",
+            url,
+        ],
         input=body,
         capture_output=True,
         timeout=60,

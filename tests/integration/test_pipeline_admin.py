@@ -195,7 +195,9 @@ def test_run_now_during_a_run_queues_nothing_and_lists_the_trigger_as_skipped(
 
 def test_a_run_whose_worker_is_lost_does_not_block_run_now(admin_client, settings):
     settings.SEARCHOP_PIPELINE_HEARTBEAT_SECONDS = 30
-    run_create(status=PipelineRun.Status.RUNNING, started_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3))
+    run_create(
+        status=PipelineRun.Status.RUNNING, started_at=dt.datetime.now(dt.UTC) - dt.timedelta(minutes=3)
+    )
 
     page = admin_client.get(url("run")).content.decode()
 

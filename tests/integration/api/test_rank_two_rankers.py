@@ -51,7 +51,11 @@ def bench_endpoints(settings) -> Iterator[None]:
 
 def body() -> dict:
     products = [{"id": pid, "title": "", "price": 1, "category": ""} for pid in IDS]
-    return {"query": "trail running shoes", "user_id": "U1", "products": [*products, {**products[0], "id": 9}]}
+    return {
+        "query": "trail running shoes",
+        "user_id": "U1",
+        "products": [*products, {**products[0], "id": 9}],
+    }
 
 
 def test_each_ranker_scores_the_one_matrix_as_it_would_alone(model_serving):
@@ -76,7 +80,9 @@ def test_the_second_ranker_scores_the_same_matrix_without_building_it_again(
     builds = []
     build = rank_module.request_matrix_build
     monkeypatch.setattr(
-        rank_module, "request_matrix_build", lambda *args, **kwargs: builds.append(1) or build(*args, **kwargs)
+        rank_module,
+        "request_matrix_build",
+        lambda *args, **kwargs: builds.append(1) or build(*args, **kwargs),
     )
 
     answer = post_json(client, TWO_RANKERS, body()).json()
@@ -90,7 +96,9 @@ def test_the_second_ranker_scores_the_same_matrix_without_building_it_again(
     assert answer["ranked_products"] == post_json(client, RANK, body()).json()["ranked_products"]
 
 
-def test_the_floor_answers_with_the_payload_reordered_when_the_bench_endpoints_are_on(client, bench_endpoints):
+def test_the_floor_answers_with_the_payload_reordered_when_the_bench_endpoints_are_on(
+    client, bench_endpoints
+):
     answer = post_json(client, FLOOR, body()).json()
     assert [item["id"] for item in answer["ranked_products"]] == [9, *reversed(IDS)]
 
