@@ -2,10 +2,9 @@
 features' history is long next to the windows), a model trained, promoted and served, then
 traffic sent to /api/rank with every request sampled and ``drift_report --json`` read.
 
-``traffic`` drives the rank endpoint itself with the shop's own queries, users and logging
-policy's candidates (and made-up queries for a share of searches); when ``simulate_traffic
---new-queries F`` lands, its body becomes ``call_command("simulate_traffic", "--searches", n,
-"--new-queries", share)`` and nothing else here changes.
+``traffic`` is ``simulate_traffic`` in this process: the shop's shoppers search (their
+queries, the logging policy's candidates), click and buy; ``--new-queries`` makes a share of
+them type queries the shop's data never had.
 """
 
 from __future__ import annotations
@@ -14,24 +13,20 @@ import datetime as dt
 import io
 import json
 
-import numpy as np
 import pytest
 from django.core.management import call_command
 from django.db.models import F
-from django.test import Client
 from django.utils import timezone
 
 from catalog.models import Product
 from catalog.services import synthetic_data_generate
-from catalog.synthetic import Generator, SyntheticConfig
+from catalog.synthetic import SyntheticConfig
 from ranking.features.contract import CONTRACT, Group
 from ranking.models import DriftProfile
 from ranking.services import model_version_promote, serving_features_build
 from ranking.serving.drift_sampling import SAMPLER
 from tests.integration.api.support import (
-    RANK,
     committed_rows_delete,
-    post_json,
     serve_current,
     worker_state_reset,
 )
@@ -60,7 +55,7 @@ def shop(django_db_setup, django_db_blocker):
         model_version_promote(version=version.version, actor="test", reason="drift acceptance")
         serving_features_build()
     settings.SEARCHOP_WINDOWS, settings.SEARCHOP_TRAINING, settings.SEARCHOP_EVALUATION = saved
-    yield Generator(CONFIG)
+    yield CONFIG
     with django_db_blocker.unblock():
         committed_rows_delete()
 
@@ -86,31 +81,14 @@ def serving(shop, db, settings, tmp_path):
     worker_state_reset()
 
 
-def traffic(generator: Generator, *, searches: int, new_queries: float = 0.0, seed: int = 7) -> None:
-    """``searches`` searches as the shop makes them (users, queries, the logging policy's
-    candidates), a ``new_queries`` share of them typed as queries never seen before."""
-    generator.rng = np.random.default_rng(seed)  # fresh draws from the same shop
-    lists = generator._lists_draw()
-    shown = generator._lists_show(lists)
-    catalog = {p.external_id: p for p in Product.objects.all()}
-    words = np.array(sorted({w for p in catalog.values() for w in p.title.lower().split()}))
-    rng = np.random.default_rng(seed + 1)
-    client = Client()
-    for i in range(searches):
-        ids = generator.catalog.external_ids[shown.product[i][shown.valid[i]]]
-        query = str(generator.queries.text[lists.query[i]])
-        if rng.random() < new_queries:
-            query = f"{' '.join(rng.choice(words, 2))} zx{rng.integers(1_000_000)}"
-        body = {
-            "query": query,
-            "user_id": str(generator.users.ids[lists.user[i]]),
-            "products": [
-                {"id": pid, "title": catalog[pid].title, "price": float(catalog[pid].price), "category": catalog[pid].category}
-                for pid in ids
-            ],
-        }  # fmt: skip
-        response = post_json(client, RANK, body)
-        assert response.status_code == 200, response.content[:300]
+def traffic(*, searches: int, new_queries: float = 0.0, seed: int = 7) -> None:
+    """``searches`` searches of the shop's shoppers through /api/rank in this process, a
+    ``new_queries`` share of them typing queries the shop's data never had; their rows sampled."""
+    call_command(
+        "simulate_traffic", "--searches", str(searches), "--new-queries", str(new_queries), "--seed", str(seed),
+        "--shop-seed", str(CONFIG.seed), "--products", str(CONFIG.products), "--users", str(CONFIG.users),
+        "--categories", str(CONFIG.categories), stdout=io.StringIO(), stderr=io.StringIO(),
+    )  # fmt: skip
     SAMPLER.flush()
 
 
@@ -132,7 +110,7 @@ def test_the_trained_version_has_its_reference_profile(shop, db):
 
 
 def test_with_the_traffic_unchanged_nothing_is_flagged(serving):
-    traffic(serving, searches=SEARCHES)
+    traffic(searches=SEARCHES)
 
     report = drift_report()
 
@@ -146,7 +124,7 @@ def test_with_the_traffic_unchanged_nothing_is_flagged(serving):
 
 
 def test_half_the_searches_with_new_queries_flags_the_query_features_and_the_unseen_share(serving):
-    traffic(serving, searches=SEARCHES, new_queries=0.5)
+    traffic(searches=SEARCHES, new_queries=0.5)
 
     report = drift_report()
 
@@ -161,7 +139,7 @@ def test_prices_raised_by_half_flag_the_price_features_and_not_the_text_ones(ser
     serving_features_build()
     serve_current()
 
-    traffic(serving, searches=SEARCHES)
+    traffic(searches=SEARCHES)
 
     report = drift_report()
     assert "p_log_price" in flagged(report), report["features"]
