@@ -15,10 +15,13 @@ from django.utils.dateparse import parse_datetime
 
 from ranking.drift.compute import Served, Thresholds, drift_compute
 from ranking.drift.selectors import ctr_rates_get
+from ranking.errors import RegistryError
 from ranking.features.contract import CONTRACT, NAMES, Group
 from ranking.model_loading import booster_load
 from ranking.models import DriftProfile, DriftReport, DriftSample, ModelVersion
 from ranking.selectors import model_version_production_get
+
+REPORTS_KEPT_DAYS = 90  # an hourly report: about 2,000 rows
 
 
 def drift_profile_record(*, version: ModelVersion, profile: dict[str, Any]) -> DriftProfile:
@@ -69,10 +72,12 @@ def _served_load(since: datetime, profile: dict[str, Any]) -> Served:
 def drift_check(*, now: datetime | None = None) -> DriftReport:
     """Compare the served samples of the last ``window_hours`` with the production model's
     profile and store the report (with a status instead of numbers when there is no production
-    model, no profile or too few samples); prune samples older than ``keep_days``."""
+    model, no profile, too few samples or a model that cannot be loaded); prune samples older
+    than ``keep_days`` and reports older than ``REPORTS_KEPT_DAYS``."""
     config = settings.SEARCHOP_DRIFT
     now = now or timezone.now()
     DriftSample.objects.filter(created_at__lt=now - timedelta(days=config["keep_days"])).delete()
+    DriftReport.objects.filter(computed_at__lt=now - timedelta(days=REPORTS_KEPT_DAYS)).delete()
     production = model_version_production_get()
     base: dict[str, Any] = {"computed_at": now.isoformat(), "window_hours": config["window_hours"]}
     if production is None:
@@ -89,7 +94,12 @@ def drift_check(*, now: datetime | None = None) -> DriftReport:
         return DriftReport.objects.create(
             model_version=production, result={**base, "status": status, "searches": len(served.queries)}
         )
-    booster = booster_load(model_version=production)
+    try:
+        booster = booster_load(model_version=production)
+    except RegistryError as error:  # serving falls back to BM25 too: nothing to score with
+        return DriftReport.objects.create(
+            model_version=production, result={**base, "status": f"the model cannot be loaded: {error}"}
+        )
     served = Served(
         features=served.features,
         names=served.names,

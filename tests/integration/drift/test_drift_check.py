@@ -189,3 +189,18 @@ def test_the_version_page_shows_its_latest_drift_report_largest_psi_first(admin_
     assert "Drift flagged over 10 sampled searches" in text
     first_feature = text.index("<td>p_log_price</td>")
     assert all(first_feature < text.index(f"<td>{name}</td>") for name in NAMES if name != "p_log_price")
+
+
+def test_a_production_model_that_cannot_be_loaded_is_reported_not_raised():
+    # The factory's tiny model has four features, not the contract's: verification refuses it.
+    version = ModelVersionFactory(version=7, status=ModelStatus.PRODUCTION)
+    drift_profile_record(version=version, profile=_profile())
+    now = timezone.now()
+    DriftSample.objects.bulk_create(
+        DriftSample(created_at=now, query_norm="shoes", num_features=len(NAMES), num_rows=1,
+                    features=np.zeros((1, len(NAMES))).tobytes())
+        for _ in range(settings.SEARCHOP_DRIFT["min_searches"])
+    )  # fmt: skip
+    report = drift_check()
+    assert report.result["status"].startswith("the model cannot be loaded: v7")
+    assert not report.flagged
