@@ -261,13 +261,14 @@ DEMO_USAGE = """
 
 
 # The browser tests use Debian's chromium and chromium-driver; the benchmarks' smoke runs, wrk;
-# the connection-pooling test, pgbouncer.
+# the connection-pooling test, pgbouncer; the monitoring kit's checks, promtool (prometheus).
 TEST_PACKAGES = {
     "chromium": "chromium",
     "chromedriver": "chromium-driver",
     "wrk": "wrk",
     "curl": "curl",
     "pgbouncer": "pgbouncer",
+    "promtool": "prometheus",
 }
 
 

@@ -111,12 +111,23 @@ def pages_resolve() -> list[tuple[str, str]]:
     from tests.e2e.pages import PAGES
 
     production = (
-        ModelVersion.objects.filter(status=ModelStatus.PRODUCTION).values_list("pk", flat=True).first()
+        ModelVersion.objects.filter(status=ModelStatus.PRODUCTION).values_list("pk", "version").first()
     )
     candidate = (
-        ModelVersion.objects.exclude(status=ModelStatus.PRODUCTION).values_list("pk", flat=True).first()
+        ModelVersion.objects.exclude(status=ModelStatus.PRODUCTION).values_list("pk", "version").first()
     )
-    rows = {"production_pk": production, "candidate_pk": candidate or production}
+    from catalog.models import SearchRequest
+
+    candidate = candidate or production
+    rows = {
+        "production_pk": production and production[0],
+        "candidate_pk": candidate and candidate[0],
+        "production_version": production and production[1],
+        "candidate_version": candidate and candidate[1],
+    }
+    search = SearchRequest.objects.order_by("-timestamp").values_list("pk", "request_id").first()
+    if search is not None:  # the debugging pages need a logged search
+        rows |= {"request_pk": search[0], "request_id": search[1]}
     pages = [REFERENCE]
     for page in PAGES:
         if page.path == REFERENCE[1]:

@@ -148,6 +148,11 @@ class SearchRequest(models.Model):
     fallback = models.BooleanField(default=False)
     randomised = models.BooleanField(default=False)
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.API)
+    latency_seconds = models.FloatField(
+        null=True,
+        blank=True,
+        help_text="Server time /api/rank took to the ranked order (parse to order); empty for other sources.",
+    )
 
     # Online experiments. Defaults in the database too, so writers that do not know these
     # columns (the generator's COPY, imports) keep working.
@@ -190,6 +195,8 @@ class SearchRequest(models.Model):
                 condition=Q(experiment_id__isnull=False),
                 name="searchrequest_experiment_idx",
             ),
+            # Only the fallback's searches: the admin's "fallback" filter, newest first.
+            models.Index(fields=["timestamp"], condition=Q(fallback=True), name="searchrequest_fallback_idx"),
         ]
         # Request ids are fresh UUIDs and a logged row keeps the time it was served at, so a
         # row written twice (a retried batch) is the same (request_id, timestamp): stored once.

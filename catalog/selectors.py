@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 import pandas as pd
 from django.db import connection
-from django.db.models import Max, Model
+from django.db.models import Max, Model, QuerySet
 
 from catalog.columns import EVENTS, PRODUCTS, Kind
 from catalog.models import Event, Product, SearchRequest
@@ -118,6 +119,55 @@ def catalog_frame_get() -> pd.DataFrame:
 def event_latest_timestamp_get() -> datetime | None:
     """The time of the newest event (an index look-up)."""
     return Event.objects.aggregate(latest=Max("timestamp"))["latest"]
+
+
+# A request's events are looked for from a day before it (clients' clocks) to a week after:
+# a range on the partition key, so PostgreSQL reads one or two monthly partitions' indexes.
+REQUEST_EVENTS_BEFORE = timedelta(days=1)
+REQUEST_EVENTS_AFTER = timedelta(days=7)
+TEAM_NAMES = {"A": "control", "B": "challenger", "=": "both"}
+
+
+@dataclass(frozen=True)
+class ShownItem:
+    """One position of a logged list: the product (None when the catalog does not know it),
+    the interleaving team that placed it and the challenger's rank of it (shadow)."""
+
+    position: int
+    product_id: str
+    product: Product | None
+    team: str
+    challenger_rank: int | None
+
+
+def search_request_shown_get(*, search_request: SearchRequest) -> list[ShownItem]:
+    """The list as it was shown, position by position, with the catalog's products."""
+    ids = [str(product_id) for product_id in search_request.product_ids or []]
+    products = {product.external_id: product for product in Product.objects.filter(external_id__in=ids)}
+    teams = search_request.teams or ""
+    shadow = {
+        str(product_id): rank for rank, product_id in enumerate(search_request.shadow_ids or [], start=1)
+    }
+    return [
+        ShownItem(
+            position=position,
+            product_id=product_id,
+            product=products.get(product_id),
+            team=TEAM_NAMES.get(teams[position - 1], "") if position <= len(teams) else "",
+            challenger_rank=shadow.get(product_id),
+        )
+        for position, product_id in enumerate(ids, start=1)
+    ]
+
+
+def search_request_events_get(*, search_request: SearchRequest) -> QuerySet[Event]:
+    """The events sent for the request, oldest first (the request id's index within the
+    partitions of the request's time)."""
+    return Event.objects.filter(
+        request_id=search_request.request_id,
+        timestamp__gte=search_request.timestamp - REQUEST_EVENTS_BEFORE,
+        timestamp__lt=search_request.timestamp + REQUEST_EVENTS_AFTER,
+    ).order_by("timestamp", "id")
 
 
 def synthetic_catalog_mismatch_get(*, external_ids: list[str], titles: list[str]) -> str:

@@ -11,6 +11,7 @@ from django.db.models import Q, QuerySet
 
 from catalog.selectors import catalog_frame_get
 from ranking.errors import ModelVersionNotFound
+from ranking.features.contract import CONTRACT_VERSION
 from ranking.features.snapshot import FeatureSnapshot, snapshot_build
 from ranking.features.store import feature_tables_read
 from ranking.models import FeatureSet, ModelStatus, ModelVersion, ModelVersionTransition, TransitionKind
@@ -175,6 +176,18 @@ def feature_set_latest_get(*, purpose: str | None = None) -> FeatureSet | None:
     if purpose:
         sets = sets.filter(purpose=purpose)
     return sets.order_by("-created_at", "-id").first()
+
+
+def feature_set_ready_get(*, until: datetime, purpose: str) -> FeatureSet | None:
+    """The newest ready feature set of ``purpose`` cut off at exactly ``until`` (built with
+    this code's feature contract), or None."""
+    return (
+        FeatureSet.objects.filter(
+            status=FeatureSet.Status.READY, purpose=purpose, until=until, contract_version=CONTRACT_VERSION
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def feature_set_latest_id_get(*, purpose: str) -> int | None:

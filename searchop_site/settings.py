@@ -169,6 +169,9 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = "UTC"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat writes a task's last run as soon as it sends it (default: every 3 minutes), so the
+# dashboard reads beat's heartbeat from the watchdog's last run (training.dashboard.beat).
+CELERY_BEAT_SYNC_EVERY = 1
 
 # ------------------------------------------------------------------------------
 # Auth, i18n, static files
@@ -291,6 +294,9 @@ SEARCHOP_TRAINING = {
     # enough, and computing it every round made training 1.3-1.4x a bare lightgbm.train.
     "validation_every": env.int("SEARCHOP_VALIDATION_EVERY", default=10),
 }
+# The compare page (ranking's admin) pairs two versions on the same lists with the training
+# app's evaluation; ranking may not import training, so the wiring names it here.
+SEARCHOP_VERSION_COMPARISON = "training.services.comparison.model_versions_compare"
 SEARCHOP_EVALUATION = {
     "bootstrap_resamples": env.int("SEARCHOP_BOOTSTRAP_RESAMPLES", default=1000),
     "seed": 0,

@@ -10,7 +10,9 @@ from drf_spectacular.renderers import (
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ranking import api
-from ranking.serving.metrics_access import metrics_view
+from ranking.admin.playground import playground_view
+from searchop_site.metrics import metrics_with_operations_view
+from training.dashboard.views import dashboard_view
 from training.views import landing_view, readme_view
 
 urlpatterns = [
@@ -35,7 +37,10 @@ urlpatterns = [
         name="schema",
     ),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
-    path("metrics", metrics_view, name="prometheus-django-metrics"),
+    path("metrics", metrics_with_operations_view, name="prometheus-django-metrics"),
+    # Before the admin's own URLs, whose catch-all would take them for a model's name.
+    path("admin/ranking/playground/", admin.site.admin_view(playground_view), name="ranking-playground"),
+    path("admin/dashboard/", admin.site.admin_view(dashboard_view), name="dashboard"),
     path("admin/", admin.site.urls),
 ]
 

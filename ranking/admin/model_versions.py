@@ -24,6 +24,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 
 from catalog.admin import ReadOnlyPermissions
+from ranking.admin.compare import versions_compare_view
 from ranking.admin.history_charts import history_charts_svg
 from ranking.admin.operated import OperatedAdmin
 from ranking.admin.tables import (
@@ -201,6 +202,7 @@ class ModelVersionAdmin(OperatedAdmin):
                 "metric-history/", view(self.metric_history_view), name="ranking_modelversion_metric_history"
             ),
             path("rollback/", view(self.rollback_view), name="ranking_modelversion_rollback"),
+            path("compare/", view(self.compare_view), name="ranking_modelversion_compare"),
             path("<path:object_id>/promote/", view(self.promote_view), name="ranking_modelversion_promote"),
             path(
                 "<path:object_id>/report.json",
@@ -254,6 +256,9 @@ class ModelVersionAdmin(OperatedAdmin):
         if request.GET.get("download"):
             response["Content-Disposition"] = f'attachment; filename="searchop-v{obj.version}-report.json"'
         return response
+
+    def compare_view(self, request: HttpRequest) -> HttpResponse:
+        return versions_compare_view(self, request)
 
     def promote_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not self.has_operate_permission(request):

@@ -60,6 +60,7 @@ class LoggedRequest(NamedTuple):
     shadow_ids: list[str] | None = None
     challenger_seconds: float | None = None
     challenger_error: str = ""
+    latency_seconds: float | None = None
 
 
 _COLUMNS = (*LoggedRequest._fields, "randomised", "source")
@@ -202,9 +203,11 @@ def impression_log_record(
     model_version: int | None,
     fallback: bool,
     exposure: Exposure | None = None,
+    latency_seconds: float | None = None,
 ) -> None:
     """Log one served request (the ids it returned, in order) as configured; ``exposure``
-    when an experiment served it (``ranking.experiments.routing.search_answer``)."""
+    when an experiment served it (``ranking.experiments.routing.search_answer``);
+    ``latency_seconds``, the server time to its ranked order (the dashboard's percentiles)."""
     mode = settings.SEARCHOP_IMPRESSION_LOG
     if mode == "off":
         return
@@ -219,6 +222,7 @@ def impression_log_record(
         model_version=model_version,
         fallback=fallback,
         **(exposure._asdict() if exposure is not None else {}),
+        latency_seconds=latency_seconds,
     )
     if mode == "sync":
         _write_ignoring_conflicts([row])

@@ -61,6 +61,7 @@ def rank_serve(
         product_ids=[ids[i] for i in order.tolist()],
         model_version=state.model_version,
         fallback=state.fallback,
+        latency_seconds=timings.total,
     )
     timings.lap("log")
     body = response_build(

@@ -136,6 +136,7 @@ def https_redirect(settings):
     settings.SECURE_SSL_REDIRECT = True
 
 
+@pytest.mark.django_db  # an answered scrape also reads beat's and the pipeline's state
 def test_the_probes_and_metrics_are_never_redirected_to_https(https_redirect, client):
     assert client.get("/health").status_code == 200
     assert client.get("/metrics").status_code == 200

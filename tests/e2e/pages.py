@@ -3,7 +3,8 @@ the browser test logs in, opens it, saves its screenshot, checks it asked no oth
 anything (no CDN), that its charts drew data and that it fits the window.
 
 ``path`` may name rows the test seeds (``tests/e2e/test_control_room_pages.py``, ``seeded``):
-``{production_pk}``, ``{candidate_pk}``; add a key there when a page needs another row.
+``{production_pk}``, ``{candidate_pk}``, ``{production_version}``, ``{candidate_version}``,
+``{request_pk}``, ``{request_id}``; add a key there when a page needs another row.
 """
 
 from __future__ import annotations
@@ -37,6 +38,17 @@ PAGES: tuple[Page, ...] = (
         shows="How to read this report",
         charts=1,
     ),
+    Page(
+        "compare",
+        "/admin/ranking/modelversion/compare/?a={candidate_version}&b={production_version}",
+        shows="Each on its own evaluation",
+        charts=1,
+    ),
+    Page("playground", "/admin/ranking/playground/?q=running+shoes", shows="Query playground"),
+    Page("dashboard-hour", "/admin/dashboard/?window=hour", shows="Next pipeline run"),
+    Page("dashboard-week", "/admin/dashboard/?window=week", shows="Next pipeline run"),
+    Page("search-request", "/admin/catalog/searchrequest/{request_pk}/change/", shows="SHOE-1"),
+    Page("events-by-request", "/admin/catalog/event/?q={request_id}", shows="SHOE-1"),
     Page("api-clients", "/admin/ranking/apiclient/", shows="API clients"),
     Page("pipeline-runs", "/admin/training/pipelinerun/", shows="Pipeline runs"),
     Page("api-docs", "/api/docs/", shows="Rank candidate products for a query"),

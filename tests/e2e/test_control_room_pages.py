@@ -5,13 +5,18 @@ drew data, and it fits a 1,400 px window."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from django.contrib.auth.models import User
+from django.utils import timezone
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from catalog.models import Event, SearchRequest
 from ranking.services import model_version_promote, model_version_register
 from tests.e2e.browser import SCREENSHOTS, WINDOW, chromium_start, log_in, other_hosts, requested_urls, wait
 from tests.e2e.pages import PAGES, Page
+from tests.factories import ProductFactory
 from tests.registry_factories import register_kwargs, report_build, tiny_model_text
 
 PASSWORD = "a-long-test-password"
@@ -58,7 +63,33 @@ def seeded() -> dict[str, int]:
     ]
     model_version_promote(version=versions[0].version, actor="test", reason="the first model")
     model_version_promote(version=versions[1].version, actor="test", reason="the second model")
-    return {"production_pk": versions[1].pk, "candidate_pk": versions[2].pk}
+    search = search_request_seed()
+    return {
+        "production_pk": versions[1].pk,
+        "candidate_pk": versions[2].pk,
+        "production_version": versions[1].version,
+        "candidate_version": versions[2].version,
+        "request_pk": search.pk,
+        "request_id": search.request_id,
+    }
+
+
+def search_request_seed() -> SearchRequest:
+    """A served search (its list names a product of the catalog) with a click on it."""
+    product = ProductFactory(external_id="SHOE-1")
+    now = timezone.now()
+    search = SearchRequest.objects.create(
+        request_id=uuid.uuid4().hex,
+        timestamp=now,
+        query="shoes",
+        product_ids=["SHOE-1", "BAG-2"],
+        latency_seconds=0.003,
+    )
+    Event.objects.create(
+        event_id=uuid.uuid4(), event_type="click", timestamp=now, product=product, position=1,
+        request_id=search.request_id, ingested_at=now,
+    )  # fmt: skip
+    return search
 
 
 def screenshot(browser: WebDriver, name: str) -> None:

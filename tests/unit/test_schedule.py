@@ -7,7 +7,7 @@ import datetime as dt
 
 from celery.schedules import crontab
 
-from training.schedule import crontab_last_due
+from training.schedule import crontab_last_due, crontab_next_due
 
 UTC = dt.UTC
 MONDAY_3AM = crontab(minute=0, hour=3, day_of_week="mon")
@@ -43,3 +43,17 @@ def test_a_schedule_that_did_not_fire_within_the_days_looked_at_gives_none():
     leap_day = crontab(minute=0, hour=0, day_of_month=29, month_of_year=2)
     assert crontab_last_due(leap_day, at(2026, 11, 30, 12, 0)) is None  # 2024's is too far back
     assert crontab_last_due(leap_day, at(2026, 11, 30, 12, 0), max_days=1100) == at(2024, 2, 29, 0, 0)
+
+
+def test_the_next_firing_after_the_hour_is_next_week():
+    assert crontab_next_due(MONDAY_3AM, at(2026, 11, 30, 9, 15)) == at(2026, 12, 7, 3, 0)
+
+
+def test_the_next_firing_before_the_hour_is_today():
+    assert crontab_next_due(MONDAY_3AM, at(2026, 11, 30, 2, 59)) == at(2026, 11, 30, 3, 0)
+
+
+def test_at_the_minute_itself_the_next_firing_is_the_following_one():
+    assert crontab_next_due(MONDAY_3AM, at(2026, 11, 30, 3, 0)) == at(2026, 12, 7, 3, 0)
+    daily_twice = crontab(minute="0,30", hour=2)
+    assert crontab_next_due(daily_twice, at(2026, 11, 30, 2, 0)) == at(2026, 11, 30, 2, 30)

@@ -82,6 +82,8 @@ def test_each_served_request_is_logged_once_with_the_returned_ids_in_order(clien
     assert row.product_ids == returned_ids(body)
     assert row.source == SearchRequest.Source.API
     assert started <= row.timestamp <= timezone.now()
+    # The server time to the ranked order: positive, and within the request's own time.
+    assert 0 < row.latency_seconds < (timezone.now() - started).total_seconds()
 
 
 def test_the_log_holds_what_was_returned_after_the_limit(client):
@@ -204,7 +206,7 @@ def test_rows_the_database_refuses_stay_queued_and_are_written_once_it_accepts(w
 @pytest.mark.django_db(transaction=True)
 def test_a_batch_is_written_with_every_field_as_logged(writer):
     row = logged_row("r0", query="red shoes")._replace(
-        product_ids=["A", 'say "hi"\\'], model_version=7, fallback=False
+        product_ids=["A", 'say "hi"\\'], model_version=7, fallback=False, latency_seconds=0.0042
     )
 
     search_requests_write([row])
@@ -220,6 +222,7 @@ def test_a_batch_is_written_with_every_field_as_logged(writer):
     assert stored.timestamp == row.timestamp
     assert stored.source == SearchRequest.Source.API
     assert stored.randomised is False
+    assert stored.latency_seconds == 0.0042  # written by COPY, column for column
 
 
 @pytest.mark.django_db(transaction=True)

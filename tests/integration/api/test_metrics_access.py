@@ -8,6 +8,9 @@ import pytest
 
 from tests.integration.api.support import assert_refused
 
+# An answered scrape also reads beat's and the pipeline's state (searchop_site.metrics).
+pytestmark = pytest.mark.django_db
+
 TOKEN = "metrics-token-for-the-test"
 
 

@@ -1,0 +1,62 @@
+"""The dashboard on the embedded SQLite default (the demo): the same numbers, the latency
+percentiles by ``ORDER BY ... OFFSET`` (no per-bucket percentiles there). Run in a child
+process on a SQLite file of its own, as the demo runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[3]
+
+SCRIPT = """
+import json, uuid
+from datetime import UTC, datetime, timedelta
+from catalog.models import Event, Product, SearchRequest
+from training.dashboard.traffic import WINDOWS, traffic_get
+
+now = datetime(2026, 11, 30, 12, 0, tzinfo=UTC)
+for i, latency in enumerate([0.010, 0.030, 0.020, 0.100]):
+    SearchRequest.objects.create(request_id=uuid.uuid4().hex, timestamp=now - timedelta(minutes=50 - i),
+                                 product_ids=["P1"], fallback=i == 1, latency_seconds=latency)
+Product.objects.create(external_id="P1", title="t")
+for event_type in ("impression", "impression", "click"):
+    Event.objects.create(event_id=uuid.uuid4(), event_type=event_type, timestamp=now - timedelta(minutes=5),
+                         product_id="P1", position=2, request_id="r", ingested_at=now)
+traffic = traffic_get(window=WINDOWS["hour"], now=now)
+print(json.dumps({"searches": traffic.searches, "fallbacks": traffic.fallbacks, "events": traffic.events,
+                  "p50": traffic.p50_seconds, "p99": traffic.p99_seconds,
+                  "ctr_2": traffic.ctr_by_position[1].ctr, "busy": traffic.buckets[10].searches}))
+"""
+
+
+def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+
+
+def test_on_sqlite_the_dashboard_counts_the_same_and_takes_nearest_rank_percentiles(tmp_path):
+    env = {
+        **{key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "TEST_DATABASE_NAME")},
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
+        "SEARCHOP_VAR_DIR": str(tmp_path),
+    }
+    migrated = manage("migrate", "--noinput", "--verbosity", "0", env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    shell = manage("shell", "--command", SCRIPT, env=env)
+    assert shell.returncode == 0, shell.stderr
+    facts = json.loads(shell.stdout.strip().splitlines()[-1])
+    # Latencies 10, 20, 30, 100 ms: p50 the 2nd, p99 the 4th; the first search at 11:10.
+    assert facts == {
+        "searches": 4,
+        "fallbacks": 1,
+        "events": 3,
+        "p50": 0.020,
+        "p99": 0.100,
+        "ctr_2": 0.5,
+        "busy": 1,
+    }
