@@ -204,3 +204,10 @@ def test_a_production_model_that_cannot_be_loaded_is_reported_not_raised():
     report = drift_check()
     assert report.result["status"].startswith("the model cannot be loaded: v7")
     assert not report.flagged
+
+
+def test_the_dashboard_shows_the_latest_drift_report(admin_client):
+    _stored_report()
+    text = admin_client.get("/admin/dashboard/").content.decode()
+    assert "Drift flagged over 10 sampled searches" in text
+    assert "<td>p_log_price</td>" in text
