@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 from django.db import OperationalError
 
+from ranking.drift.services import drift_check
 from ranking.experiments.decide import experiments_decide
 
 logger = logging.getLogger(__name__)
@@ -25,3 +26,14 @@ def experiments_decide_task() -> list[str]:
     for line in lines:
         logger.info("%s", line)
     return lines
+
+
+@shared_task(ignore_result=True)
+def drift_check_task() -> bool:
+    """The served features of the last day against the production model's profile
+    (``drift_check``); returns whether anything is flagged."""
+    try:
+        return drift_check().flagged
+    except OperationalError as error:  # the database is away: the next run tries again
+        logger.warning("drift not checked: %s", error)
+        return False

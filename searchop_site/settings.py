@@ -336,6 +336,40 @@ SEARCHOP_EXPERIMENTS = {
     "evaluate_minutes": env.int("SEARCHOP_EXPERIMENT_EVALUATE_MINUTES", default=5),
 }
 
+# Drift monitoring (ranking.drift; README "Drift monitoring"): the served features of the last
+# day against the production model's training profile. PSI above 0.2 is the customary
+# "significant shift" (0.1-0.2 moderate); the unseen-query share is flagged when it exceeds
+# the training data's own rate of new queries by unseen_increase, the CTR of the last day
+# when it moved by more than ctr_relative_change of its trailing average. A share of rank
+# requests is sampled (at most max_requests_per_minute per worker, rows_per_request
+# candidates each) and written every flush_seconds; samples older than keep_days are pruned.
+SEARCHOP_DRIFT = {
+    "psi_threshold": env.float("SEARCHOP_DRIFT_PSI_THRESHOLD", default=0.2),
+    # The catalog's attributes (price, relative price, rating) are exact, not estimated from
+    # sampled behaviour, so even the customary "moderate" shift (0.1) is a real change.
+    "catalog_psi_threshold": env.float("SEARCHOP_DRIFT_CATALOG_PSI_THRESHOLD", default=0.1),
+    "score_psi_threshold": env.float("SEARCHOP_DRIFT_SCORE_PSI_THRESHOLD", default=0.2),
+    # Reported, never flagged: p_recency_days is the time since each product's last event at
+    # the cut-off, so its distribution is one reading of the traffic of the hours before that
+    # moment and moves between any two cut-offs of an unchanged shop (on the synthetic shop,
+    # PSI 0.3 to 1.2 between the training, evaluation and serving cut-offs).
+    "watched_features": env.list("SEARCHOP_DRIFT_WATCHED_FEATURES", default=["p_recency_days"]),
+    "feature_thresholds": env.dict("SEARCHOP_DRIFT_FEATURE_THRESHOLDS", cast={"value": float}, default={}),
+    "unseen_increase": env.float("SEARCHOP_DRIFT_UNSEEN_INCREASE", default=0.1),
+    "ctr_relative_change": env.float("SEARCHOP_DRIFT_CTR_RELATIVE_CHANGE", default=0.2),
+    "ctr_trailing_days": env.int("SEARCHOP_DRIFT_CTR_TRAILING_DAYS", default=7),
+    "window_hours": env.float("SEARCHOP_DRIFT_WINDOW_HOURS", default=24.0),
+    "min_searches": env.int("SEARCHOP_DRIFT_MIN_SEARCHES", default=100),
+    "sample_share": env.float("SEARCHOP_DRIFT_SAMPLE_SHARE", default=0.02),
+    "max_requests_per_minute": env.int("SEARCHOP_DRIFT_MAX_REQUESTS_PER_MINUTE", default=4),
+    "rows_per_request": env.int("SEARCHOP_DRIFT_ROWS_PER_REQUEST", default=20),
+    # The check reads at most this many of the window's newest sampled searches (memory bound).
+    "max_searches": env.int("SEARCHOP_DRIFT_MAX_SEARCHES", default=20_000),
+    "flush_seconds": env.float("SEARCHOP_DRIFT_FLUSH_SECONDS", default=60.0),
+    "keep_days": env.int("SEARCHOP_DRIFT_KEEP_DAYS", default=3),
+    "check_minutes": env.int("SEARCHOP_DRIFT_CHECK_MINUTES", default=60),
+}
+
 # Monthly partitions of the events and the impression log (PostgreSQL; catalog.partitions):
 # the daily upkeep prepares this many months ahead, and, when SEARCHOP_RETENTION_MONTHS is
 # above 0, drops the months before that many whole months ago (never those a production,
@@ -360,6 +394,11 @@ CELERY_BEAT_SCHEDULE = {
     "experiments-decide": {
         "task": "ranking.tasks.experiments_decide_task",
         "schedule": timedelta(minutes=SEARCHOP_EXPERIMENTS["evaluate_minutes"]),
+    },
+    # Drift of the served features, scores, queries and CTR (ranking.drift).
+    "drift-check": {
+        "task": "ranking.tasks.drift_check_task",
+        "schedule": timedelta(minutes=SEARCHOP_DRIFT["check_minutes"]),
     },
     "partition-upkeep": {
         "task": "training.tasks.partitions_upkeep_task",

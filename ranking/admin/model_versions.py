@@ -17,6 +17,7 @@ from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.template.loader import render_to_string
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -37,6 +38,7 @@ from ranking.admin.tables import (
     status_badge,
 )
 from ranking.admin.version_page import HOW_TO_READ, feature_importance_svg, report_sections_html
+from ranking.drift.selectors import drift_summary_get
 from ranking.errors import RegistryError
 from ranking.models import ModelVersion, ModelVersionTransition
 from ranking.reports import KeyMetrics, report_key_metrics
@@ -104,8 +106,9 @@ class ModelVersionAdmin(OperatedAdmin):
         (None, {"fields": SUMMARY_FIELDS}),
         ("Provenance", {"fields": PROVENANCE_FIELDS, "classes": ("collapse",)}),
         ("Model", {"fields": MODEL_FIELDS}),
+        ("Drift", {"fields": ("drift_display",)}),
     )
-    readonly_fields = SUMMARY_FIELDS + PROVENANCE_FIELDS + MODEL_FIELDS
+    readonly_fields = (*SUMMARY_FIELDS, *PROVENANCE_FIELDS, *MODEL_FIELDS, "drift_display")
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ModelVersion]:
         # The model text can be megabytes; the contract and hyperparameters are read on the
@@ -179,6 +182,13 @@ class ModelVersionAdmin(OperatedAdmin):
     @admin.display(description="hyperparameters")
     def hyperparameters_display(self, obj: ModelVersion) -> SafeString:
         return key_value_table(obj.hyperparameters)
+
+    @admin.display(description="drift")
+    def drift_display(self, obj: ModelVersion) -> SafeString:
+        summary = drift_summary_get(version=obj)
+        return mark_safe(
+            render_to_string("admin/ranking/drift/summary.html", {"drift": summary})
+        )  # escaped there
 
     @admin.display(description="model text size")
     def model_size(self, obj: ModelVersion) -> str:

@@ -11,6 +11,7 @@ from ranking.features.models import (
     UserFeatures,
 )
 from ranking.models.access import ApiClient
+from ranking.models.drift import DriftProfile, DriftReport, DriftSample
 from ranking.models.experiments import (
     Experiment,
     ExperimentDecision,
@@ -22,6 +23,9 @@ from ranking.models.registry import ModelStatus, ModelVersion, ModelVersionTrans
 
 __all__ = [
     "ApiClient",
+    "DriftProfile",
+    "DriftReport",
+    "DriftSample",
     "Experiment",
     "ExperimentDecision",
     "ExperimentKind",

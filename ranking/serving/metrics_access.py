@@ -17,6 +17,8 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django_prometheus.exports import ExportToDjangoView
 
+from ranking.drift.gauges import drift_gauges_refresh
+
 REFUSAL = "send Authorization: Bearer <SEARCHOP_METRICS_TOKEN>, or scrape from an allowed network"
 
 
@@ -50,4 +52,5 @@ def metrics_view(request: HttpRequest) -> HttpResponse:
             },
             status=403,
         )
+    drift_gauges_refresh()
     return ExportToDjangoView(request)

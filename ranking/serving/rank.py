@@ -21,6 +21,7 @@ from rest_framework.request import Request
 from ranking.features.inputs import ProductAttributes
 from ranking.features.kernel import request_matrix_build
 from ranking.serving import observability
+from ranking.serving.drift_sampling import drift_sample_offer
 from ranking.serving.experiment import ExperimentSearch, experiment_search
 from ranking.serving.http import InvalidInput, ModelUnavailable
 from ranking.serving.impression_log import impression_log_record
@@ -42,6 +43,7 @@ def rank_serve(
     state = _state()
     timings.lap("validate")
     features = features_look_up(state, rank_request)
+    drift_sample_offer(state, rank_request, features)
     timings.lap("features")
     raw, contributions = scores_compute(state, features, explain=rank_request.explain)
     timings.lap("score")

@@ -131,3 +131,9 @@ def test_the_admin_pages_benchmark_times_every_page_against_the_admin_index(data
     assert "| admin-index (reference) | `/admin/` |" in out, out[-3000:]
     for page in ("| landing |", "| metric-history |", "| model-version-production |"):
         assert page in out, out[-3000:]
+
+
+def test_the_drift_sampling_benchmark_reports_its_cost(rank_database):
+    out = run("drift_sampling.py", "--smoke", "--requests=20", "--rounds=1", BENCH_DATABASE_URL=rank_database)
+    assert "drift sampling at the default share costs" in out
+    assert "the call alone costs" in out

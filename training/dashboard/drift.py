@@ -1,12 +1,13 @@
-"""The dashboard's drift section (issue 12, item 7, fills it): the one call the page makes.
-Until drift is computed it returns None and the section says so; the section's template is
-``admin/dashboard/includes/drift.html``, which receives what this returns as ``drift``."""
+"""The dashboard's drift section: the latest drift report (``ranking.drift``), or None before
+the first one. The section's template is ``admin/dashboard/includes/drift.html``, which shows
+it with the version page's own include."""
 
 from __future__ import annotations
 
-from typing import Any
+from ranking.drift.selectors import DriftSummary, drift_report_latest_get
+from ranking.drift.selectors import drift_summary_get as drift_summary_of
 
 
-def drift_summary_get() -> Any | None:
+def drift_summary_get() -> DriftSummary | None:
     """The latest drift figures for the dashboard, or None when none were computed."""
-    return None
+    return drift_summary_of() if drift_report_latest_get() is not None else None

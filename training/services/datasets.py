@@ -9,7 +9,7 @@ rebuilt from events before T2: what production would have had on the day.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -89,6 +89,7 @@ class Dataset:
     eval_propensity: PropensityModel
     counts: dict
     feature_sets: dict[str, int]
+    train_queries: list[str] = field(default_factory=list)  # of the training and validation lists
 
     @property
     def digest(self) -> str:
@@ -119,7 +120,7 @@ def _propensity_fit(lists: pd.DataFrame) -> PropensityModel:
 
 def _training_sets(
     windows: Windows, build: FeatureBuild, reporter: Reporter
-) -> tuple[RankingSet, RankingSet]:
+) -> tuple[RankingSet, RankingSet, list[str]]:
     with reporter.step("Loading training lists and building their matrix") as info:
         lists = lists_get(since=windows.train_start, until=windows.train_end)
         if lists.empty:
@@ -133,7 +134,7 @@ def _training_sets(
         info.update(
             lists=full.num_lists, rows=len(lists), train_lists=train.num_lists, valid_lists=valid.num_lists
         )
-    return train, valid
+    return train, valid, lists["query_norm"].unique().tolist()
 
 
 def _evaluation_set(
@@ -173,7 +174,7 @@ def dataset_build(*, windows: Windows, reporter: Reporter | None = None) -> Data
         until=windows.features_until, purpose=FeatureSet.Purpose.TRAIN, reporter=reporter
     )
     eval_build = features_build(until=windows.train_end, purpose=FeatureSet.Purpose.EVAL, reporter=reporter)
-    train, valid = _training_sets(windows, train_build, reporter)
+    train, valid, train_queries = _training_sets(windows, train_build, reporter)
     eval_lists, eval_features, eval_data = _evaluation_set(windows, eval_build, reporter)
     with reporter.step("Fitting position bias on randomised lists") as info:
         train_propensity = _propensity_fit(randomised_lists_get(until=windows.train_end))
@@ -207,6 +208,7 @@ def dataset_build(*, windows: Windows, reporter: Reporter | None = None) -> Data
         eval_propensity=eval_propensity,
         counts=counts,
         feature_sets={"train": train_build.feature_set.pk, "eval": eval_build.feature_set.pk},
+        train_queries=train_queries,
     )
 
 

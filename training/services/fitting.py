@@ -8,10 +8,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from django.conf import settings
 from django.db import transaction
 
 from catalog.progress import Reporter
+from ranking.drift.compute import profile_make
+from ranking.drift.services import drift_profile_record
 from ranking.features.contract import CONTRACT, NAMES
 from ranking.models import ModelVersion
 from ranking.services import model_version_register
@@ -130,10 +133,28 @@ def model_train(
             actor=actor,
             reason=f"trained on {dataset.counts['train_lists']:,} lists ({train_window[0][:10]} .. {train_window[1][:10]})",
         )
+        drift_profile_record(version=version, profile=drift_profile_make(dataset, chosen))
         if on_register is not None:
             on_register(version)
     report["version"] = version.version
     return TrainedCandidate(version=version, report=report, dataset=dataset, result=chosen)
+
+
+def drift_profile_make(dataset: Dataset, chosen: TrainResult) -> dict:
+    """The reference profile drift monitoring compares served data with: the training and
+    validation rows the model learned from, its raw scores on them, their queries, the share of
+    evaluation lists whose query they lack, and the share of training lists with a click."""
+    features = np.vstack([dataset.train.features, dataset.valid.features])
+    labels, lists = dataset.train.labels, dataset.train.list_index
+    return profile_make(
+        names=NAMES,
+        features=features,
+        scores=np.asarray(chosen.booster.predict(features)),
+        queries=dataset.train_queries,
+        eval_queries=dataset.eval_lists.groupby("list_index", sort=True)["query_norm"].first().tolist(),
+        ctr=float(np.unique(lists[labels > 0]).size / max(dataset.train.num_lists, 1)),
+        features_until=dataset.windows.features_until.isoformat(),
+    )
 
 
 def letor_train(*, train_path: str, valid_path: str, rounds: int, reporter: Reporter | None = None) -> dict:

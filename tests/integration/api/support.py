@@ -14,6 +14,7 @@ from catalog.models import Event, GroundTruth, Product, SearchRequest
 from ranking.experiments.selectors import experiment_live_get
 from ranking.models import Experiment, FeatureSet, ModelVersion, ModelVersionTransition
 from ranking.serving.access import KEY_CACHE
+from ranking.serving.drift_sampling import SAMPLER
 from ranking.serving.experiment import ExperimentRankers
 from ranking.serving.impression_log import WRITER
 from ranking.serving.state import SERVING, ServingState, compiled_predictor, state_build
@@ -25,10 +26,11 @@ ERROR_KEYS = {"error", "detail", "errors"}
 
 def worker_state_reset() -> None:
     """Forget what this process holds as a web worker: the serving state, the impression-log
-    queue and the verified API keys."""
+    queue, the verified API keys and the drift samples not yet written."""
     SERVING.reset()
     WRITER.reset()
     KEY_CACHE.clear()
+    SAMPLER.reset()
 
 
 def serving_state_load() -> ServingState:
