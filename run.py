@@ -309,7 +309,9 @@ def test(args: list[str]) -> None:
         "checkov for the manifest checks (its own virtualenv, .venv/checkov)",
         func=lambda: venv_ensure("requirements-checkov.txt", where=CHECKOV_VENV, includes=()),
     )
-    steps.run("Debian packages of the tests (chromium, wrk, curl, pgbouncer, prometheus)", func=test_packages_ensure)
+    steps.run(
+        "Debian packages of the tests (chromium, wrk, curl, pgbouncer, prometheus)", func=test_packages_ensure
+    )
     steps.run(
         "PgBouncer for the pooling test (its own port)",
         ["bash", str(ROOT / ".ci" / "pgbouncer-start")],
