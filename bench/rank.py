@@ -15,10 +15,13 @@ from the server, as in the issue's reference figures):
 1. the CPU per request of the floor, /api/rank and /api/rank with a second ranker, in one
    process without a server (bench/rank_in_process.py, before the server starts): the figure
    least disturbed by a shared machine (goal: rank <= 2.5x the floor);
-2. throughput and latency percentiles of the floor, /api/rank and /api/rank with a second
-   model scoring the same requests (``/api/bench/rank-two-rankers``), 100 candidates at 4
-   connections, alternating ``--repeat`` times; per round the ratios rank / floor (goal >= 0.6)
-   and two rankers / one (goal >= 0.8) and rank's p99 (goal <= 8 ms); medians and ranges;
+2. throughput and latency percentiles of the floor, /api/rank, /api/rank with a second
+   model scoring the same requests (``/api/bench/rank-two-rankers``) and /api/rank with an
+   interleaving experiment running (a second model of the same size as the challenger, every
+   search interleaved: started through the service before, stopped after, each picked up by
+   both workers' check), 100 candidates at 4 connections, alternating ``--repeat`` times; per
+   round the ratios rank / floor (goal >= 0.6), two rankers / one (goal >= 0.8), with an
+   experiment / without (goal >= 0.8) and rank's p99 (goal <= 8 ms); medians and ranges;
 3. latency of one connection at 10, 100 and 1,000 candidates (goal: p50 <= 4 ms at 1,000);
 4. the time of each step of the rank pipeline from the server's own histograms.
 
@@ -46,6 +49,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+from run import PLAIN_HTTP  # noqa: E402  (the repository root is on the path from here on)
+
 DATABASE_URL = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/searchop_bench_rank")
 PORT = int(os.environ.get("BENCH_PORT", "8099"))
 PY = str(ROOT / ".venv" / "bin" / "python")
@@ -78,6 +83,9 @@ def environment(impression_log: str = "thread") -> dict:
         GUNICORN_WORKERS="2",
         PROMETHEUS_MULTIPROC_DIR=tempfile.mkdtemp(prefix="searchop-bench-prom-"),
     )
+    # wrk and the in-process client speak plain HTTP to 127.0.0.1, as the demo and the tests
+    # do (TLS ends at the ingress in production): no HTTPS redirect. Set already: it wins.
+    env.update({name: value for name, value in PLAIN_HTTP.items() if name not in os.environ})
     return env
 
 
@@ -94,10 +102,13 @@ def manage(env: dict, *args: str, capture: bool = False) -> str:
 # show that the script runs (the test suite's smoke layer).
 SHOP = {"full": [], "smoke": ["--products", "120", "--categories", "4", "--users", "60", "--events", "6000"]}
 TREES = {"full": ("300", "31", "20"), "smoke": ("20", "7", "20")}  # rounds, leaves, min data in leaf
+# The experiment's challenger: as many trees and leaves, grown on other data (min data in leaf).
+CHALLENGER_MIN_DATA = "40"
 
 
-def database_ready(env: dict, *, smoke: bool = False) -> None:
-    """Create, migrate and fill the benchmark database once; train a 300-tree model."""
+def database_ready(env: dict, *, smoke: bool = False) -> int:
+    """Create, migrate and fill the benchmark database once; train a 300-tree model, and a
+    second one for the experiment's challenger. Returns the challenger's version."""
     size = "smoke" if smoke else "full"
     rounds, leaves, min_data = TREES[size]
     name = DATABASE_URL.rsplit("/", 1)[1]
@@ -108,7 +119,9 @@ def database_ready(env: dict, *, smoke: bool = False) -> None:
     manage(env, "migrate", "--noinput", "-v", "0")
     import django
 
-    os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE")})
+    os.environ.update(
+        {k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "DJANGO_SETTINGS_MODULE", "SEARCHOP_VAR_DIR")}
+    )
     django.setup()
     from catalog.models import Event
     from ranking.models import ModelVersion
@@ -129,6 +142,7 @@ def database_ready(env: dict, *, smoke: bool = False) -> None:
         manage(env, "build_features")
         manage(env, "promote_model", str(report["version"]), "--reason", f"benchmark model ({rounds} trees)")
         production = ModelVersion.objects.get(version=report["version"])
+    challenger = challenger_ready(env, rounds=rounds, leaves=leaves)
     from django.db import connection
 
     with connection.cursor() as cursor:
@@ -136,7 +150,63 @@ def database_ready(env: dict, *, smoke: bool = False) -> None:
         # make each run's writes into its indexes a little dearer than the last's.
         cursor.execute("DELETE FROM catalog_searchrequest WHERE source = 'api'")
         cursor.execute("VACUUM ANALYZE")
-    print(f"[setup] production: v{production.version}, {production.num_trees} trees", flush=True)
+    print(
+        f"[setup] production: v{production.version}, {production.num_trees} trees; the experiment's "
+        f"challenger: v{challenger}",
+        flush=True,
+    )
+    return challenger
+
+
+def challenger_ready(env: dict, *, rounds: str, leaves: str) -> int:
+    """A candidate of production's size for the interleaving experiment (trained once), compiled
+    into the cache the workers read (as a worker would compile it after the start)."""
+    from ranking.experiments.selectors import experiment_running_get
+    from ranking.experiments.services import experiment_stop
+    from ranking.models import ModelVersion
+    from ranking.serving.state import compiled_predictor
+
+    if experiment_running_get() is not None:  # left by an interrupted run
+        experiment_stop(reason="benchmark set-up", actor="bench")
+    challenger = ModelVersion.objects.filter(
+        status="candidate",
+        num_trees__gte=int(rounds) * 0.8,
+        hyperparameters__min_data_in_leaf=int(CHALLENGER_MIN_DATA),
+    ).first()
+    if challenger is None:
+        print(f"[setup] training the experiment's challenger ({rounds} trees) ...", flush=True)
+        train_env = {
+            **env,
+            "SEARCHOP_NUM_BOOST_ROUND": rounds,
+            "SEARCHOP_NUM_LEAVES": leaves,
+            "SEARCHOP_MIN_DATA_IN_LEAF": CHALLENGER_MIN_DATA,
+        }
+        report = json.loads(manage(train_env, "train_model", "--json", capture=True))
+        challenger = ModelVersion.objects.get(version=report["version"])
+    compiled_predictor(challenger.model_sha256, challenger.model_text)
+    return challenger.version
+
+
+def experiment_switch(*, challenger: int | None, key: str, payload: Path) -> None:
+    """Start an interleaving experiment of ``challenger`` on every search (None: stop it), and
+    wait until both workers serve it (or no longer), its challenger compiled."""
+    from ranking.experiments.services import experiment_launch, experiment_stop
+
+    if challenger is None:
+        experiment_stop(reason="benchmark round done", actor="bench")
+    else:
+        experiment_launch(actor="bench", kind="interleaving", challenger=f"v{challenger}", traffic=1.0)
+    body = payload.read_bytes()
+    deadline, agreeing = time.time() + 120, 0
+    while agreeing < 12:  # either worker may answer each request: a dozen in a row
+        if time.time() > deadline:
+            sys.exit("the workers did not pick up the experiment's start or stop within 120 s")
+        status, answer = post("/api/rank", body, key=key)
+        serving = status == 200 and json.loads(answer).get("experiment") is not None
+        agreeing = agreeing + 1 if serving == (challenger is not None) else 0
+        time.sleep(0.05)
+    if challenger is not None:
+        time.sleep(3)  # the compiled challenger (from the cache) replaces LightGBM's
 
 
 def api_key() -> str:
@@ -192,6 +262,21 @@ def payloads(directory: Path) -> dict[int, Path]:
 def get(path: str) -> tuple[int, bytes]:
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{PORT}{path}", timeout=5) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read()
+    except OSError:
+        return 0, b""
+
+
+def post(path: str, body: bytes, *, key: str) -> tuple[int, bytes]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{PORT}{path}",
+        data=body,
+        headers={"Content-Type": "application/json", "Authorization": f"Api-Key {key}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.read()
@@ -293,12 +378,14 @@ LABELS = {
     "floor": "floor: parse + reorder (`/api/bench/floor`)",
     "rank": "`/api/rank`",
     "two": "`/api/rank` + a second model on the same matrix",
+    "experiment": "`/api/rank`, an interleaving experiment running (every search)",
 }
 
 
 def report(args, *, cpu: dict, rounds: list[dict], sizes: dict, steps: dict, load: float) -> str:
     ratios = [r["rank"]["rps"] / r["floor"]["rps"] for r in rounds]
     two_ratios = [r["two"]["rps"] / r["rank"]["rps"] for r in rounds]
+    experiment_ratios = [r["experiment"]["rps"] / r["rank"]["rps"] for r in rounds]
     p99s = [r["rank"]["p99_ms"] for r in rounds]
     cpu_ratios = {key: [a / b for a, b in zip(cpu[key], cpu["floor"], strict=True)] for key in cpu}
     log = "on" if args.impression_log == "thread" else "**off**"
@@ -306,7 +393,8 @@ def report(args, *, cpu: dict, rounds: list[dict], sizes: dict, steps: dict, loa
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC on this 2-core machine (wrk on the same machine), "
         f"load average {load:.2f} at the end; gunicorn 2 sync workers, PostgreSQL, API key on, impression log {log}, "
         f"{'a 20-tree smoke' if args.smoke else 'a 300-tree'} model compiled with lleaves, {args.connections} "
-        f"connections, {args.duration} s per run, {args.repeat} rounds of floor, rank and two rankers.",
+        f"connections, {args.duration} s per run, {args.repeat} rounds of floor, rank, two rankers and rank "
+        "with an interleaving experiment (a second model of the same size, every search interleaved).",
         "",
         "| in one process, no server | ms of CPU per request (median, range) | x floor (per round: median, range) |",
         "|---|---:|---:|",
@@ -316,13 +404,14 @@ def report(args, *, cpu: dict, rounds: list[dict], sizes: dict, steps: dict, loa
         "| round | endpoint (100 candidates) | requests/s | p50 ms | p90 ms | p99 ms | non-2xx | ratio |",
         "|---:|---|---:|---:|---:|---:|---:|---:|",
     ]  # fmt: skip
-    for number, (measured, ratio, two_ratio) in enumerate(
-        zip(rounds, ratios, two_ratios, strict=True), start=1
+    for number, (measured, ratio, two_ratio, experiment_ratio) in enumerate(
+        zip(rounds, ratios, two_ratios, experiment_ratios, strict=True), start=1
     ):
         for name, shown in (
             ("floor", ""),
             ("rank", f"{ratio:.2f} of floor"),
             ("two", f"{two_ratio:.2f} of rank"),
+            ("experiment", f"{experiment_ratio:.2f} of rank"),
         ):
             r = measured[name]
             lines.append(
@@ -333,7 +422,8 @@ def report(args, *, cpu: dict, rounds: list[dict], sizes: dict, steps: dict, loa
         "",
         f"**Rank / floor: {spread(ratios)}** (median of {len(ratios)} rounds and range; goal >= 0.6); "
         f"**rank p99 {spread(p99s)} ms** (goal <= 8 ms); **two rankers / one: {spread(two_ratios)}** "
-        f"(goal >= 0.8); **in process, rank costs {spread(cpu_ratios['rank'])}x the floor's CPU** (goal <= 2.5).",
+        f"(goal >= 0.8); **with an interleaving experiment / without: {spread(experiment_ratios)}** (goal >= 0.8); "
+        f"**in process, rank costs {spread(cpu_ratios['rank'])}x the floor's CPU** (goal <= 2.5).",
         "",
         "| candidates (1 connection) | requests/s | p50 ms | p99 ms | p50 per candidate (us) |",
         "|---:|---:|---:|---:|---:|",
@@ -347,14 +437,16 @@ def report(args, *, cpu: dict, rounds: list[dict], sizes: dict, steps: dict, loa
     return "\n".join(lines)
 
 
-STEPS = ("parse", "validate", "features", "score", "score_also", "order", "log", "respond")
+STEPS = ("parse", "validate", "features", "score", "score_also", "experiment", "order", "log", "respond")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--duration", type=int, default=15)
     parser.add_argument("--connections", type=int, default=4)
-    parser.add_argument("--repeat", type=int, default=3, help="rounds of floor, rank and two rankers")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="rounds of floor, rank, two rankers and rank in an experiment"
+    )
     parser.add_argument("--in-process-requests", type=int, default=3000)
     parser.add_argument("--impression-log", choices=("thread", "off"), default="thread")
     parser.add_argument("--no-write", action="store_true", help="print only, leave docs/bench_rank.md alone")
@@ -365,7 +457,7 @@ def main() -> None:
     if shutil.which("wrk") is None:
         sys.exit("wrk is not installed: apt-get install wrk")
     env = environment(args.impression_log)
-    database_ready(env, smoke=args.smoke)
+    challenger = database_ready(env, smoke=args.smoke)
     key = api_key()
     work = Path(tempfile.mkdtemp(prefix="searchop-bench-"))
     files = payloads(work)
@@ -383,12 +475,19 @@ def main() -> None:
                 name: wrk(path, files[100], key=key, connections=args.connections, duration=args.duration)
                 for name, path in ENDPOINTS.items()
             }
+            experiment_switch(challenger=challenger, key=key, payload=files[100])
+            wrk("/api/rank", files[100], key=key, connections=args.connections, duration=1)  # warm
+            measured["experiment"] = wrk(
+                "/api/rank", files[100], key=key, connections=args.connections, duration=args.duration
+            )
+            experiment_switch(challenger=None, key=key, payload=files[100])
             rounds.append(measured)
-            floor, rank, two = measured["floor"], measured["rank"], measured["two"]
+            floor, rank, two, inside = (measured[k] for k in ("floor", "rank", "two", "experiment"))
             print(
                 f"[{number}/{args.repeat}] floor {floor['rps']:,.0f} requests/s, rank {rank['rps']:,.0f} "
                 f"(ratio {rank['rps'] / floor['rps']:.2f}, p99 {rank['p99_ms']:.2f} ms), two rankers "
-                f"{two['rps']:,.0f} ({two['rps'] / rank['rps']:.2f} of one)",
+                f"{two['rps']:,.0f} ({two['rps'] / rank['rps']:.2f} of one), in an experiment "
+                f"{inside['rps']:,.0f} ({inside['rps'] / rank['rps']:.2f} of without)",
                 flush=True,
             )
         after = step_seconds()

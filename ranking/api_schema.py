@@ -19,6 +19,8 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers
 
+from ranking.experiments.arms import Arm
+from ranking.models import ExperimentKind
 from ranking.serving.validation import MAX_DESCRIPTION, MAX_ID_LENGTH, MAX_QUERY_LENGTH, MAX_SHORT_TEXT
 
 # Non-empty and without NUL bytes. drf-spectacular adds the empty string as a second ``oneOf``
@@ -108,6 +110,21 @@ class RankedProductSchema(serializers.Serializer):
     )
 
 
+@extend_schema_serializer(component_name="RankExperiment")
+class RankExperimentSchema(serializers.Serializer):
+    id = serializers.IntegerField(min_value=1, help_text="The running experiment (experiment_report --id).")
+    kind = serializers.ChoiceField(choices=ExperimentKind.values)
+    arm = serializers.ChoiceField(
+        choices=[arm.value for arm in Arm],
+        help_text=(
+            "What answered: control (A/B: the control's order), challenger (A/B: the challenger's "
+            "order), interleaved (the team draft of both), shadow (the control's order; the "
+            "challenger's was recorded beside it). A challenger that failed leaves the arm as it "
+            "is, and the control answers."
+        ),
+    )
+
+
 @extend_schema_serializer(component_name="RankResponse")
 class RankResponseSchema(serializers.Serializer):
     ranked_products = RankedProductSchema(many=True, help_text="Best first; ties keep the input order.")
@@ -118,10 +135,20 @@ class RankResponseSchema(serializers.Serializer):
         r"^[0-9a-f]{32}$", help_text="Send it back with the events of this list."
     )
     model_version = serializers.IntegerField(
-        min_value=1, allow_null=True, help_text="null when the BM25 fallback answered."
+        min_value=1,
+        allow_null=True,
+        help_text=(
+            "The control's model version: production's outside experiments, and inside one too "
+            "whichever arm answered (it is the experiment's control). null when the BM25 fallback "
+            "answered or the experiment's control is a baseline."
+        ),
     )
     fallback = serializers.BooleanField()
     fallback_reason = serializers.CharField(required=False, help_text="Only with fallback: why.")
+    experiment = RankExperimentSchema(
+        allow_null=True,
+        help_text="The experiment and arm that served this search; null outside experiments.",
+    )
 
 
 @extend_schema_serializer(component_name="ErrorItem")

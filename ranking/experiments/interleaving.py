@@ -1,7 +1,7 @@
 """Team-draft interleaving (Radlinski, Kurup and Joachims, "How does clickthrough data reflect
 retrieval quality?", CIKM 2008), and how a search's clicks are credited to the two teams.
 
-Pure Python and numpy, no Django: serving calls ``team_draft_interleave`` once per
+Pure Python, no Django: serving calls ``team_draft_interleave`` once per
 interleaved search, the selectors credit stored searches in SQL by the same rule that
 ``credit_count`` states here.
 
@@ -29,15 +29,20 @@ search when its team has more credit, *loses* when it has less, and ties otherwi
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import NamedTuple, TypeVar
-
-import numpy as np
+from typing import NamedTuple, Protocol, TypeVar
 
 CONTROL_TEAM = "A"
 CHALLENGER_TEAM = "B"
 SHARED = "="
 
 Item = TypeVar("Item")
+
+
+class Coins(Protocol):
+    """A source of uniform numbers in [0, 1): ``random.Random`` (what serving seeds from the
+    request id: a third of numpy's cost per draw) or a ``numpy.random.Generator``."""
+
+    def random(self) -> float: ...
 
 
 class Interleaving(NamedTuple):
@@ -52,7 +57,7 @@ def team_draft_interleave(
     control: Sequence[Item],
     challenger: Sequence[Item],
     *,
-    rng: np.random.Generator,
+    rng: Coins,
     length: int | None = None,
 ) -> Interleaving:
     """Interleave two orders of the same candidates by team draft, cut to ``length``.
@@ -79,20 +84,27 @@ def team_draft_interleave(
         teams.append(SHARED)
     placed = set(items)
     # Each team's next pick is its highest-ranked product not placed yet: a pointer per order.
-    next_index = {CONTROL_TEAM: len(items), CHALLENGER_TEAM: len(items)}
-    orders = {CONTROL_TEAM: control, CHALLENGER_TEAM: challenger}
+    # (Written out for the two teams: serving drafts every interleaved search in the request.)
+    next_control = next_challenger = len(items)
     while len(items) < total:
-        first_pick = CONTROL_TEAM if rng.random() < 0.5 else CHALLENGER_TEAM
-        for team in (first_pick, CHALLENGER_TEAM if first_pick == CONTROL_TEAM else CONTROL_TEAM):
+        control_first = rng.random() < 0.5
+        for control_picks in (control_first, not control_first):
             if len(items) == total:
                 break
-            order, index = orders[team], next_index[team]
-            while order[index] in placed:
-                index += 1
-            next_index[team] = index + 1
-            items.append(order[index])
-            teams.append(team)
-            placed.add(order[index])
+            if control_picks:
+                while control[next_control] in placed:
+                    next_control += 1
+                item = control[next_control]
+                next_control += 1
+                teams.append(CONTROL_TEAM)
+            else:
+                while challenger[next_challenger] in placed:
+                    next_challenger += 1
+                item = challenger[next_challenger]
+                next_challenger += 1
+                teams.append(CHALLENGER_TEAM)
+            items.append(item)
+            placed.add(item)
     return Interleaving(items=items, teams="".join(teams))
 
 

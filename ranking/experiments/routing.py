@@ -1,5 +1,5 @@
 """What serving does with a search while an experiment runs: which arm it gets, what the answer
-is, and what the impression log records of it. Pure Python and numpy, no Django.
+is, and what the impression log records of it. Pure Python, no Django.
 
 Per search, serving (``ranking.serving``) does:
 
@@ -17,11 +17,10 @@ Per search, serving (``ranking.serving``) does:
 
 from __future__ import annotations
 
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
-
-import numpy as np
 
 from ranking.experiments.arms import Arm, RankerRef, in_share, request_seed, unit_key
 from ranking.experiments.interleaving import team_draft_interleave
@@ -99,7 +98,7 @@ def search_answer(
     if arm == Arm.CHALLENGER:
         return Answer(list(challenger[:cut]), base)
     if arm == Arm.INTERLEAVED:
-        rng = np.random.default_rng(request_seed(request_id))
+        rng = random.Random(request_seed(request_id))
         drafted = team_draft_interleave(control, challenger, rng=rng, length=cut)
         return Answer(drafted.items, base._replace(teams=drafted.teams))
     return Answer(list(control[:cut]), base._replace(shadow_ids=list(challenger[:cut])))

@@ -78,6 +78,26 @@ IMPRESSION_LOG_DROPPED = Counter(
 IMPRESSION_LOG_QUEUE = Gauge(
     "searchop_impression_log_queue", "Impression-log rows waiting to be written.", multiprocess_mode="livesum"
 )
+EXPERIMENT_SEARCHES = Counter(
+    "searchop_experiment_searches_total",
+    "Rank requests served inside the running experiment, by arm.",
+    ["arm"],
+)
+EXPERIMENT_ERRORS = Counter(
+    "searchop_experiment_errors_total",
+    "Searches of an experiment whose challenger (or control) could not take part, so the control "
+    "(or production) answered alone, by cause: load (it did not load), score (it raised).",
+    ["cause"],
+)
+_ARM_CHILDREN: dict = {}
+
+
+def experiment_search(arm: str) -> None:
+    """One search served inside the running experiment."""
+    child = _ARM_CHILDREN.get(arm)
+    if child is None:
+        child = _ARM_CHILDREN[arm] = EXPERIMENT_SEARCHES.labels(arm=arm)
+    child.inc()
 
 
 def rank_observe(

@@ -1,7 +1,9 @@
-"""``POST /api/rank``, top to bottom: parse -> validate -> features -> score -> order -> log
--> respond. Each step is a small function that can be tested alone, and each is timed
-(``searchop_rank_step_seconds``). Everything that can be done once per model is done at
-load (``ranking.serving.state``); a request costs one matrix, one predict and one sort.
+"""``POST /api/rank``, top to bottom: parse -> validate -> features -> score -> order (or,
+inside an experiment, the arm's answer) -> log -> respond. Each step is a small function that
+can be tested alone, and each is timed (``searchop_rank_step_seconds``). Everything that can
+be done once per model is done at load (``ranking.serving.state``); a request costs one
+matrix, one predict and one sort, and inside an experiment one more predict and the answer of
+its arm (``ranking.serving.experiment``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from rest_framework.request import Request
 from ranking.features.inputs import ProductAttributes
 from ranking.features.kernel import request_matrix_build
 from ranking.serving import observability
+from ranking.serving.experiment import ExperimentSearch, experiment_search
 from ranking.serving.http import InvalidInput, ModelUnavailable
 from ranking.serving.impression_log import impression_log_record
 from ranking.serving.scoring import Scorer, rankers_score, scores_compute
@@ -46,9 +49,24 @@ def rank_serve(
     others_scores = rankers_score(features, others)
     if others:
         timings.lap("score_also")
-    order = order_compute(raw, limit=rank_request.limit)
-    timings.lap("order")
     request_id = uuid.uuid4().hex
+    experiment = None
+    if state.experiment is not None:  # all that an experiment costs a request outside one
+        experiment = experiment_search(
+            state.experiment,
+            request=rank_request,
+            features=features,
+            raw=raw,
+            request_id=request_id,
+            state_version=state.model_version,
+        )
+    if experiment is None:
+        order, model_version = order_compute(raw, limit=rank_request.limit), state.model_version
+    else:
+        timings.lap("experiment")
+        order, raw, model_version = experiment.order, experiment.raw, experiment.model_version
+        contributions = contributions if experiment.control_is_state else None
+    timings.lap("order")
     ids = rank_request.ids
     impression_log_record(
         request_id=request_id,
@@ -57,8 +75,9 @@ def rank_serve(
         user_id=rank_request.user_id,
         session_id=rank_request.session_id,
         product_ids=[ids[i] for i in order.tolist()],
-        model_version=state.model_version,
+        model_version=model_version,
         fallback=state.fallback,
+        exposure=experiment.exposure if experiment is not None else None,
     )
     timings.lap("log")
     body = response_build(
@@ -69,6 +88,7 @@ def rank_serve(
         raw=raw,
         features=features,
         contributions=contributions,
+        experiment=experiment,
     )
     if others:
         body["also"] = [
@@ -158,8 +178,11 @@ def response_build(
     raw: np.ndarray,
     features: np.ndarray,
     contributions: np.ndarray | None,
+    experiment: ExperimentSearch | None = None,
 ) -> dict[str, Any]:
-    """The response: the contract existing clients use plus rank, raw score and provenance."""
+    """The response: the contract existing clients use plus rank, raw score and provenance:
+    the control's version (production outside experiments) and the experiment and arm that
+    served it (null outside experiments)."""
     products = request.products
     # score is the logistic of the raw score: it does not depend on the other candidates.
     ordered = order.tolist()
@@ -178,9 +201,14 @@ def response_build(
         "num_products": len(ranked),
         "num_candidates": len(products),
         "request_id": request_id,
-        "model_version": state.model_version if not state.fallback else None,
+        "model_version": experiment.model_version
+        if experiment is not None
+        else state.model_version
+        if not state.fallback
+        else None,
         "fallback": state.fallback,
         **({"fallback_reason": state.fallback_reason} if state.fallback else {}),
+        "experiment": None if experiment is None else experiment.field,
     }
 
 

@@ -16,6 +16,12 @@ model's sha256, so other workers and restarts reuse them.
 With no production model, or one that fails to verify or load, the state is the BM25
 fallback: requests still get 200, ``fallback: true`` and the reason is counted.
 
+The same check reads the running experiment (``experiment_live_get``): a start is picked up
+at the next check (its rankers built at once when they are baselines or production, in a
+background thread when a model version must load: ``ranking.serving.experiment``), a stop or a
+new canary share at once. The state carries the experiment's rankers (``experiment``), so a
+request outside experiments pays one attribute read for them.
+
 While the database is unreachable the check skips a beat and the worker keeps serving what
 it holds; a worker that holds nothing yet (it started during the outage) answers 503.
 """
@@ -30,7 +36,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import lightgbm as lgb
@@ -40,6 +46,8 @@ from django.db import DatabaseError, close_old_connections, connections
 
 from catalog.selectors import catalog_frame_get
 from ranking.errors import RegistryError
+from ranking.experiments.routing import LiveExperiment
+from ranking.experiments.selectors import experiment_live_get
 from ranking.features.kernel import kernel_prepare
 from ranking.features.snapshot import FeatureSnapshot, snapshot_of_catalog
 from ranking.model_loading import booster_load
@@ -52,6 +60,7 @@ from ranking.selectors import (
     model_version_production_key_get,
 )
 from ranking.serving import observability
+from ranking.serving.experiment import ExperimentRankers, ServingExperiment
 from ranking.serving.http import DATABASE_UNAVAILABLE
 
 logger = logging.getLogger(__name__)
@@ -72,6 +81,7 @@ class ServingState:
     feature_set_id: int | None
     fallback_reason: str | None
     loaded_at: float = field(default_factory=time.time)
+    experiment: ServingExperiment | None = None  # the running experiment's rankers, if one runs
 
     @property
     def fallback(self) -> bool:
@@ -132,6 +142,13 @@ class ServingCache:
         self._failed: dict[tuple, float] = {}
         self._thread: threading.Thread | None = None
         self._unreachable = False
+        # Every change of _state goes through _swap or _experiment_attach, under this lock,
+        # so that the model loader and the experiment loader never undo each other's change.
+        self._state_lock = threading.Lock()
+        self.experiment_rankers = ExperimentRankers(compiled_predictor)
+        self._experiment_wanted: LiveExperiment | None = None
+        self._experiment_loading = False
+        self._experiment_thread: threading.Thread | None = None
 
     # -- the request path ------------------------------------------------------------
     def get(self) -> ServingState:
@@ -148,12 +165,14 @@ class ServingCache:
             self._last_check = now
             try:
                 wanted = self._wanted_key()
+                live = experiment_live_get()
             except DATABASE_UNAVAILABLE as error:
                 self._check_failed(error)
                 return state  # serve what this worker holds; check again at the next beat
             self._unreachable = False
             if wanted != state.key and wanted != self._loading and self._may_retry(wanted, now):
                 self._start_load(wanted)
+            state = self._experiment_check(state, live, now)
         return state
 
     def _check_failed(self, error: Exception) -> None:
@@ -182,6 +201,69 @@ class ServingCache:
         failed_at = self._failed.get(key)
         return failed_at is None or now - failed_at > settings.SEARCHOP_MODEL_RETRY_SECONDS
 
+    def _experiment_check(self, state: ServingState, live: LiveExperiment | None, now: float) -> ServingState:
+        """The state to serve for the running experiment ``live`` (None: none runs): as it is
+        when it already serves it; with it when its rankers need no loading; without the old
+        one (and its rankers loading in the background) otherwise."""
+        self._experiment_wanted = live
+        current = state.experiment
+        if live is None:
+            return state if current is None else self._experiment_attach(None)
+        if current is not None and current.current(live, state_version=state.model_version, now=now):
+            return state
+        if self.experiment_rankers.instant(live, state_version=state.model_version):
+            return self._experiment_attach(
+                self.experiment_rankers.build(live, state_version=state.model_version)
+            )
+        if current is not None and current.live.id != live.id:
+            state = self._experiment_attach(None)  # a stopped experiment serves no more searches
+        self._start_experiment_load(live, state.model_version)
+        return state
+
+    def _experiment_attach(self, experiment: ServingExperiment | None) -> ServingState:
+        """Serve ``experiment`` (or none) with the current state; one built against another
+        production version than the one now served is dropped (the next check builds again)."""
+        with self._state_lock:
+            current = self._state
+            assert current is not None
+            if experiment is None or experiment.state_version == current.model_version:
+                current = self._state = replace(current, experiment=experiment)
+            return current
+
+    def _start_experiment_load(self, live: LiveExperiment, state_version: int | None) -> None:
+        with self._lock:
+            if self._experiment_loading:
+                return
+            self._experiment_loading = True
+        thread = threading.Thread(
+            target=self._experiment_load,
+            args=(live, state_version),
+            name="searchop-experiment-loader",
+            daemon=True,
+        )
+        self._experiment_thread = thread
+        thread.start()
+
+    def _experiment_load(self, live: LiveExperiment, state_version: int | None) -> None:
+        """Load the experiment's model versions, serve it if it still runs, then compile them."""
+        try:
+            built = self.experiment_rankers.build(live, state_version=state_version)
+            if self._experiment_wanted == live:
+                self._experiment_attach(built)
+            logger.info(
+                "experiment %s: serving %s against %s", live.id, built.challenger.label, built.control.label
+            )
+            compiled = settings.SEARCHOP_COMPILED_INFERENCE and self.experiment_rankers.compile_loaded()
+            if compiled and self._experiment_wanted == live:
+                self._experiment_attach(self.experiment_rankers.build(live, state_version=state_version))
+        except Exception:  # a broken load must never take the worker down
+            logger.exception("loading the rankers of experiment %s failed", live.id)
+        finally:
+            with self._lock:
+                self._experiment_loading = False
+            close_old_connections()
+            connections.close_all()
+
     # -- loading, off the request path ------------------------------------------------
     def _start_load(self, key: tuple) -> None:
         with self._lock:
@@ -195,9 +277,12 @@ class ServingCache:
     def reset(self, state: ServingState | None = None) -> None:
         """Serve ``state`` (or nothing: load on the next request) once a load in flight has
         finished. For tests, which need each test to start from a known state."""
-        if self._thread is not None:
-            self._thread.join(timeout=60)
+        for thread in (self._thread, self._experiment_thread):
+            if thread is not None:
+                thread.join(timeout=60)
         self._state = state
+        self.experiment_rankers = ExperimentRankers(compiled_predictor)
+        self._experiment_wanted = None
         self._last_check = time.monotonic()
         self._failed.clear()
         self._ready.clear()
@@ -232,21 +317,16 @@ class ServingCache:
             return
         current = self._state
         if current is not None and current.key == state.key:
-            self._swap(
-                ServingState(
-                    model_version=state.model_version,
-                    model_sha256=state.model_sha256,
-                    booster=state.booster,
-                    predictor=predictor,
-                    compiled=True,
-                    snapshot=state.snapshot,
-                    feature_set_id=state.feature_set_id,
-                    fallback_reason=None,
-                )
-            )
+            self._swap(replace(state, predictor=predictor, compiled=True, fallback_reason=None))
 
     def _swap(self, state: ServingState) -> None:
-        self._state = state
+        with self._state_lock:
+            # The running experiment goes on with the new state when it was built against
+            # the same production version (a new feature set, the compiled model).
+            previous = self._state.experiment if self._state is not None else None
+            if previous is not None and previous.state_version == state.model_version:
+                state = replace(state, experiment=previous)
+            self._state = state
         # The snapshot is hundreds of thousands of long-lived objects: take them out of the
         # cyclic garbage collector's generations, whose full passes would otherwise stall a
         # request now and then for tens of milliseconds. (Freed by reference counting when

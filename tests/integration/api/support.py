@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any
 
 from django.test import Client
 from prometheus_client.parser import text_string_to_metric_families
 
 from catalog.models import Event, GroundTruth, Product, SearchRequest
-from ranking.models import FeatureSet, ModelVersion, ModelVersionTransition
+from ranking.experiments.selectors import experiment_live_get
+from ranking.models import Experiment, FeatureSet, ModelVersion, ModelVersionTransition
 from ranking.serving.access import KEY_CACHE
+from ranking.serving.experiment import ExperimentRankers
 from ranking.serving.impression_log import WRITER
-from ranking.serving.state import SERVING, ServingState, state_build
+from ranking.serving.state import SERVING, ServingState, compiled_predictor, state_build
 
 RANK = "/api/rank"
 EVENTS = "/api/events"
@@ -34,8 +37,13 @@ def serving_state_load() -> ServingState:
 
 
 def serve_current() -> ServingState:
-    """Load the state for the database as this test sees it and serve it."""
+    """Load the state for the database as this test sees it and serve it, with the running
+    experiment's rankers if one runs (built here, as a worker's check builds them)."""
     state = serving_state_load()
+    live = experiment_live_get()
+    if live is not None:
+        rankers = ExperimentRankers(compiled_predictor)
+        state = replace(state, experiment=rankers.build(live, state_version=state.model_version))
     SERVING.reset(state)
     return state
 
@@ -110,6 +118,7 @@ def metric_value(client: Client, name: str, **labels: str) -> float:
 def committed_rows_delete() -> None:
     """Delete what a module fixture committed: the shop, its logs, features and models."""
     SearchRequest.objects.all().delete()
+    Experiment.objects.all().delete()
     GroundTruth.objects.all().delete()
     Event.objects.all().delete()
     Product.objects.all().delete()

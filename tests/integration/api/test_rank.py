@@ -92,7 +92,9 @@ def test_the_response_keeps_the_existing_contract_and_adds_rank_raw_score_and_pr
         "request_id",
         "model_version",
         "fallback",
+        "experiment",
     }
+    assert body["experiment"] is None  # no experiment runs
     assert body["query"] == "running shoes"
     assert body["num_products"] == body["num_candidates"] == 3
     assert re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
