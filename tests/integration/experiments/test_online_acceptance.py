@@ -65,7 +65,7 @@ MEASURED: dict[str, str] = {}  # what each test measured, printed at the end of 
 @dataclass(frozen=True)
 class Shop:
     production: int  # the version run_pipeline trained and promoted
-    weaker: int  # a candidate of 3 trees of 3 leaves
+    weaker: int  # a candidate of one tree of two leaves, trained on the same data
 
 
 def serving_overrides(var_dir) -> dict:
@@ -152,7 +152,9 @@ def interleaved_until_significant(challenger: str, *, budget: int, seed: int) ->
     serve_current()
     clicks: dict = {}
     for made in rounds(budget, seed=seed):
-        clicks = report_of(experiment)["interleaving"]["click"]
+        report = report_of(experiment)
+        assert report["searches"] == made  # traffic 1.0: every search is interleaved and counted
+        clicks = report["interleaving"]["click"]
         if clicks["sequential_p"] < 0.01 and clicks["preference"] < 0:
             return made, clicks
     return budget, clicks
