@@ -10,7 +10,8 @@ from functools import cached_property
 from django.contrib import admin
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+from django.utils.text import capfirst
 
 from catalog.models import Event, GroundTruth, Product, SearchRequest
 from catalog.selectors import row_count_estimate
@@ -33,6 +34,15 @@ class EstimatedCountPaginator(Paginator):
         return queryset.order_by()[:COUNT_CAP].count()
 
 
+class TitledChangeList:
+    """A list page titled by what it lists ("Model versions"), not Django's "Select model
+    version to view". A mixin for model admins, before ``admin.ModelAdmin``."""
+
+    def changelist_view(self, request: HttpRequest, extra_context: dict | None = None) -> HttpResponse:
+        title = capfirst(self.model._meta.verbose_name_plural)  # type: ignore[attr-defined]
+        return super().changelist_view(request, extra_context={"title": title, **(extra_context or {})})  # type: ignore[misc]
+
+
 class ReadOnlyPermissions:
     """For rows that only services write: the admin shows them and changes nothing. A mixin
     for model admins and inlines (whose ``has_add_permission`` also takes ``obj``)."""
@@ -47,7 +57,7 @@ class ReadOnlyPermissions:
         return False
 
 
-class ReadOnlyAdmin(ReadOnlyPermissions, admin.ModelAdmin):
+class ReadOnlyAdmin(TitledChangeList, ReadOnlyPermissions, admin.ModelAdmin):
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     # Facet counts are one COUNT per filter choice over the table.
@@ -55,7 +65,7 @@ class ReadOnlyAdmin(ReadOnlyPermissions, admin.ModelAdmin):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(TitledChangeList, admin.ModelAdmin):
     list_display = ("external_id", "title", "brand", "category", "price", "rating", "active")
     list_filter = ("category", "active")
     search_fields = ("external_id", "title", "brand")

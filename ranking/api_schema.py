@@ -190,25 +190,35 @@ MACHINE_DESCRIPTION = (
     "Needs the header `Authorization: Api-Key <key>` (keys are managed in the admin) unless "
     "SEARCHOP_REQUIRE_API_KEY is off; throttled per key."
 )
+# Two products of the demo catalog (the synthetic shop with its default seed makes them with
+# these ids and titles: tests/unit/test_api_schema_examples.py checks) and one it does not know,
+# a cold start scored with the attributes the request sends.
 RANK_EXAMPLE = OpenApiExample(
-    "Two candidates",
+    "Two products of the demo catalog and a new one",
+    description=(
+        "P00869 and P00012 exist in the demo catalog (`run.py demo`), which scores them with its "
+        "own attributes; new-1 is a cold-start product the catalog does not know, scored with "
+        "the attributes sent here."
+    ),
     value={
         "query": "red running shoes",
         "user_id": "U0001",
         "products": [
             {
-                "id": "P00001",
-                "title": "Nike Air 270 Red Running Shoes",
-                "price": 119.99,
+                "id": "P00869",
+                "title": "Nike Aero 765 Red Running Shoes",
+                "price": 123.99,
                 "category": "Running Shoes",
+                "rating": 4.2,
             },
             {
-                "id": "P00002",
-                "title": "Asics Gel Blue Trainers",
-                "price": 89.0,
+                "id": "P00012",
+                "title": "Puma One 874 White Waterproof Red Running Shoes",
+                "price": 87.99,
                 "category": "Running Shoes",
-                "rating": 4.4,
+                "rating": 4.1,
             },
+            {"id": "new-1", "title": "Red Trail Running Shoes", "price": 95.0, "category": "Running Shoes"},
         ],
         "limit": 10,
     },

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from catalog.selectors import catalog_frame_get
 from ranking.errors import ModelVersionNotFound
+from ranking.features.contract import CONTRACT_VERSION
 from ranking.features.snapshot import FeatureSnapshot, snapshot_build
 from ranking.features.store import feature_tables_read
 from ranking.models import FeatureSet, ModelStatus, ModelVersion, ModelVersionTransition, TransitionKind
@@ -135,6 +136,35 @@ def model_version_metric_history_get() -> list[MetricHistoryRow]:
     ]
 
 
+@dataclass(frozen=True)
+class ProductionPeriod:
+    version: int
+    start: datetime
+    end: datetime | None  # None: still in production
+
+
+def model_version_production_periods_get() -> list[ProductionPeriod]:
+    """Every period a version served as production, oldest first, from the audit trail: a
+    period opens with a transition to production (a promotion or a rollback) and closes with
+    the version's next transition out of it. One query over the transitions, no model text."""
+    rows = (
+        ModelVersionTransition.objects.filter(
+            Q(to_status=ModelStatus.PRODUCTION) | Q(from_status=ModelStatus.PRODUCTION)
+        )
+        .order_by("id")
+        .values_list("model_version__version", "to_status", "created_at")
+    )
+    periods: list[ProductionPeriod] = []
+    open_since: dict[int, datetime] = {}
+    for version, to_status, created_at in rows:
+        if to_status == ModelStatus.PRODUCTION:
+            open_since.setdefault(version, created_at)
+        elif version in open_since:
+            periods.append(ProductionPeriod(version, open_since.pop(version), created_at))
+    periods += [ProductionPeriod(version, start, None) for version, start in open_since.items()]
+    return sorted(periods, key=lambda period: period.start)
+
+
 # ---------------------------------------------------------------------------------------
 # Feature store
 # ---------------------------------------------------------------------------------------
@@ -146,6 +176,18 @@ def feature_set_latest_get(*, purpose: str | None = None) -> FeatureSet | None:
     if purpose:
         sets = sets.filter(purpose=purpose)
     return sets.order_by("-created_at", "-id").first()
+
+
+def feature_set_ready_get(*, until: datetime, purpose: str) -> FeatureSet | None:
+    """The newest ready feature set of ``purpose`` cut off at exactly ``until`` (built with
+    this code's feature contract), or None."""
+    return (
+        FeatureSet.objects.filter(
+            status=FeatureSet.Status.READY, purpose=purpose, until=until, contract_version=CONTRACT_VERSION
+        )
+        .order_by("-created_at", "-id")
+        .first()
+    )
 
 
 def feature_set_latest_id_get(*, purpose: str) -> int | None:

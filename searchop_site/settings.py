@@ -291,6 +291,9 @@ SEARCHOP_TRAINING = {
     # enough, and computing it every round made training 1.3-1.4x a bare lightgbm.train.
     "validation_every": env.int("SEARCHOP_VALIDATION_EVERY", default=10),
 }
+# The compare page (ranking's admin) pairs two versions on the same lists with the training
+# app's evaluation; ranking may not import training, so the wiring names it here.
+SEARCHOP_VERSION_COMPARISON = "training.services.comparison.model_versions_compare"
 SEARCHOP_EVALUATION = {
     "bootstrap_resamples": env.int("SEARCHOP_BOOTSTRAP_RESAMPLES", default=1000),
     "seed": 0,

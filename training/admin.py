@@ -26,7 +26,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from catalog.admin import ReadOnlyPermissions
+from catalog.admin import ReadOnlyPermissions, TitledChangeList
 from ranking.errors import RegistryError
 from training.errors import PipelineError
 from training.models import PipelineRun
@@ -86,7 +86,7 @@ def value_text(value: Any) -> str:
 
 
 @admin.register(PipelineRun)
-class PipelineRunAdmin(ReadOnlyPermissions, admin.ModelAdmin):
+class PipelineRunAdmin(TitledChangeList, ReadOnlyPermissions, admin.ModelAdmin):
     list_display = (
         "run_label",
         "created_at",

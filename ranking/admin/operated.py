@@ -10,12 +10,12 @@ from django.contrib import admin
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 
-from catalog.admin import ReadOnlyPermissions
+from catalog.admin import ReadOnlyPermissions, TitledChangeList
 
 OPERATE_PERMISSION = "ranking.change_modelversion"
 
 
-class OperatedAdmin(ReadOnlyPermissions, admin.ModelAdmin):
+class OperatedAdmin(TitledChangeList, ReadOnlyPermissions, admin.ModelAdmin):
     templates = ""  # the folder of the admin's own page templates
 
     def has_operate_permission(self, request: HttpRequest) -> bool:

@@ -160,7 +160,7 @@ class ServingCache:
             state = self._state
             if state is None:
                 raise ServingUnavailable("the ranking model is still loading")
-            return state
+            # and on to the check: the first search of a worker joins a running experiment too
         if now - self._last_check >= settings.SEARCHOP_MODEL_CHECK_SECONDS:
             self._last_check = now
             try:

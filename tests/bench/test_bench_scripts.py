@@ -119,3 +119,15 @@ def test_the_experiment_power_benchmark_runs_on_a_tiny_shop(databases):
     assert "| model vs |" in out, out[-3000:]
     for other in ("bm25", "popularity", "weaker model"):
         assert f"| {other} |" in out
+
+
+def test_the_admin_pages_benchmark_times_every_page_against_the_admin_index(databases):
+    url = database_url("bench_admin_pages")
+    databases.append(url)
+    out = run(
+        "admin_pages.py", "--events=2000", "--versions=3", "--warmup=1", "--repeat=2", "--no-write",
+        DATABASE_URL=url,
+    )  # fmt: skip
+    assert "| admin-index (reference) | `/admin/` |" in out, out[-3000:]
+    for page in ("| landing |", "| metric-history |", "| model-version-production |"):
+        assert page in out, out[-3000:]

@@ -9,24 +9,17 @@ apps by the live server; the suite's conftest makes the storage plain.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from django.contrib.auth.models import User
-from selenium import webdriver
-from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.support import expected_conditions as conditions
-from selenium.webdriver.support.ui import WebDriverWait
 
 from ranking.models import ModelStatus, ModelVersion
 from ranking.services import model_version_promote, model_version_register
+from tests.e2e.browser import chromium_start, log_in, wait
 from tests.registry_factories import register_kwargs, tiny_model_text
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-WAIT_SECONDS = 30
 PASSWORD = "a-long-test-password"
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -35,29 +28,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory) -> WebDriver:
     """One headless Chromium for the module; each test starts logged out."""
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    if missing:
-        pytest.fail(
-            f"{' and '.join(missing)} missing: install Debian's packages with "
-            "`apt-get install -y chromium chromium-driver` (run.py test does when they are missing)."
-        )
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-dev-shm-usage",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        "--window-size=1400,1000",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}",
-    ):
-        options.add_argument(argument)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(WAIT_SECONDS)
+    driver = chromium_start(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
 
@@ -66,18 +37,9 @@ def browser(tmp_path_factory) -> WebDriver:
 def operator(browser, live_server) -> WebDriver:
     """A superuser logged in to the admin through its login form."""
     User.objects.create_superuser("operator", "operator@example.com", PASSWORD)
-    browser.delete_all_cookies()
-    browser.get(f"{live_server.url}/admin/login/?next=/admin/")
-    browser.find_element(By.NAME, "username").send_keys("operator")
-    browser.find_element(By.NAME, "password").send_keys(PASSWORD)
-    browser.find_element(By.CSS_SELECTOR, "input[type=submit]").click()
-    wait(browser).until(conditions.presence_of_element_located((By.ID, "user-tools")))
+    log_in(browser, live_server.url, "operator", PASSWORD)
     yield browser
     browser.delete_all_cookies()
-
-
-def wait(browser: WebDriver) -> WebDriverWait:
-    return WebDriverWait(browser, WAIT_SECONDS)
 
 
 def versions_register(count: int) -> list[int]:

@@ -18,11 +18,13 @@ import pandas as pd
 from django.conf import settings
 
 from catalog.progress import Reporter
-from catalog.selectors import event_latest_timestamp_get
+from catalog.selectors import catalog_frame_get, event_latest_timestamp_get
 from ranking.features.contract import NAMES
 from ranking.features.matrix import matrix_build
 from ranking.features.snapshot import FeatureSnapshot
+from ranking.features.store import feature_tables_read
 from ranking.models import FeatureSet
+from ranking.selectors import feature_set_ready_get
 from ranking.services import FeatureBuild, features_build
 from training import evaluation
 from training.errors import PipelineError
@@ -244,3 +246,42 @@ def training_data_export(
         "features": list(NAMES),
         "windows": windows.as_dict(),
     }
+
+
+@dataclass
+class EvaluationSet:
+    """The evaluation lists of a window alone: what scoring rankers on them needs."""
+
+    windows: Windows
+    features: np.ndarray
+    data: evaluation.EvaluationData
+    propensity: PropensityModel
+    feature_set: int
+
+
+def evaluation_set_build(
+    *, windows: Windows, build_features: bool = True, reporter: Reporter | None = None
+) -> EvaluationSet:
+    """The evaluation lists of ``windows`` with their matrix and the propensities, as
+    ``dataset_build`` makes them, without the training sets. The features before T2 come from
+    the ready evaluation feature set of that cut-off when the pipeline built one; otherwise
+    they are built here, or, without ``build_features``, PipelineError says so."""
+    reporter = reporter or Reporter.silent()
+    stored = feature_set_ready_get(until=windows.train_end, purpose=FeatureSet.Purpose.EVAL)
+    if stored is None and not build_features:
+        raise PipelineError(
+            f"The evaluation features before {windows.train_end:%Y-%m-%d} are not built yet "
+            "(the next pipeline run builds them)."
+        )
+    if stored is not None:
+        build = FeatureBuild(
+            feature_set=stored, tables=feature_tables_read(feature_set=stored), catalog=catalog_frame_get()
+        )
+    else:
+        build = features_build(until=windows.train_end, purpose=FeatureSet.Purpose.EVAL, reporter=reporter)
+    _, features, data = _evaluation_set(windows, build, reporter)
+    with reporter.step("Fitting position bias on randomised lists"):
+        propensity = _propensity_fit(randomised_lists_get(until=windows.eval_end))
+    return EvaluationSet(
+        windows=windows, features=features, data=data, propensity=propensity, feature_set=build.feature_set.pk
+    )
