@@ -47,9 +47,8 @@ def rank_serve(
     timings.lap("features")
     raw, contributions = scores_compute(state, features, explain=rank_request.explain)
     timings.lap("score")
-    others = also(state) if also is not None else ()
-    others_scores = rankers_score(features, others)
-    if others:
+    also_orders = _also_orders(rank_request, features, also(state)) if also is not None else None
+    if also_orders is not None:
         timings.lap("score_also")
     request_id = uuid.uuid4().hex
     experiment = None
@@ -93,11 +92,8 @@ def rank_serve(
         contributions=contributions,
         experiment=experiment,
     )
-    if others:
-        body["also"] = [
-            {"ranker": scorer.name, "ranked_ids": _sent_ids(rank_request, order_compute(scores, limit=rank_request.limit))}
-            for scorer, scores in zip(others, others_scores, strict=True)
-        ]  # fmt: skip
+    if also_orders is not None:
+        body["also"] = also_orders
     response = HttpResponse(orjson.dumps(body), content_type="application/json")
     timings.lap("respond")
     observability.rank_observe(
@@ -164,6 +160,14 @@ def order_compute(raw: np.ndarray, *, limit: int | None) -> np.ndarray:
     """Candidate indices, best first (a stable sort: ties keep the input order), cut to ``limit``."""
     order = np.argsort(-raw, kind="stable")
     return order if limit is None else order[:limit]
+
+
+def _also_orders(request: RankRequest, features: np.ndarray, others: Sequence[Scorer]) -> list[dict]:
+    """Each further ranker's order of the same matrix (its predict alone), as sent ids."""
+    return [
+        {"ranker": scorer.name, "ranked_ids": _sent_ids(request, order_compute(scores, limit=request.limit))}
+        for scorer, scores in zip(others, rankers_score(features, others), strict=True)
+    ]
 
 
 def _sent_ids(request: RankRequest, order: np.ndarray) -> list:

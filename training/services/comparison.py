@@ -85,18 +85,6 @@ def model_versions_compare(
             seed=config["seed"],
             n_resamples=config["bootstrap_resamples"],
         )
-    intervals = report["intervals"].get("model-production", {})
-    rows = []
-    for label, section, metric, interval_key in METRICS:
-        value_a, value_b = (report[section].get(side) or {} for side in ("model", "production"))
-        rows.append(
-            {
-                "metric": label,
-                "a": value_a.get(metric),
-                "b": value_b.get(metric),
-                "interval": intervals.get(interval_key),
-            }
-        )
     result = json_safe(
         {
             "a": a,
@@ -109,9 +97,26 @@ def model_versions_compare(
             "lists_with_click": int(np.unique(lists.data.list_index[lists.data.labels > 0]).size),
             "bootstrap_resamples": config["bootstrap_resamples"],
             "feature_set": lists.feature_set,
-            "metrics": rows,
+            "metrics": _metric_rows(report),
             "seconds": round(time.perf_counter() - started, 2),
         }
     )
     cache.set(key, result, COMPARISON_CACHE_SECONDS)
     return result
+
+
+def _metric_rows(report: dict) -> list[dict]:
+    """Each metric for a (the report's "model") and b ("production"), with the paired interval."""
+    intervals = report["intervals"].get("model-production", {})
+    rows = []
+    for label, section, metric, interval_key in METRICS:
+        value_a, value_b = (report[section].get(side) or {} for side in ("model", "production"))
+        rows.append(
+            {
+                "metric": label,
+                "a": value_a.get(metric),
+                "b": value_b.get(metric),
+                "interval": intervals.get(interval_key),
+            }
+        )
+    return rows
