@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import replace
+from decimal import Decimal
 from typing import Any
 
 from django.test import Client
@@ -18,6 +19,7 @@ from ranking.serving.drift_sampling import SAMPLER
 from ranking.serving.experiment import ExperimentRankers
 from ranking.serving.impression_log import WRITER
 from ranking.serving.state import SERVING, ServingState, compiled_predictor, state_build
+from tests.factories import ProductFactory
 
 RANK = "/api/rank"
 EVENTS = "/api/events"
@@ -127,3 +129,23 @@ def committed_rows_delete() -> None:
     FeatureSet.objects.all().delete()
     ModelVersionTransition.objects.all().delete()
     ModelVersion.objects.all().delete()
+
+
+# The experiments' tests' shop: eight shoes and their neighbours in one category.
+SHOE_CATALOG = [
+    # external_id, title, price
+    ("P1", "Trail running shoes", "59.00"),
+    ("P2", "Leather office shoes", "180.00"),
+    ("P3", "Running socks three pack", "12.50"),
+    ("P4", "Road running shoes", "95.00"),
+    ("P5", "Running shoes for kids", "39.00"),
+    ("P6", "Waterproof hiking boots", "140.00"),
+    ("P7", "Running shorts", "25.00"),
+    ("P8", "Minimalist running shoes", "120.00"),
+]
+SHOE_IDS = [row[0] for row in SHOE_CATALOG]
+
+
+def shoe_catalog_create() -> None:
+    for external_id, title, price in SHOE_CATALOG:
+        ProductFactory(external_id=external_id, title=title, price=Decimal(price), category="Shoes")

@@ -7,7 +7,6 @@ sends, what the challenger shows first."""
 from __future__ import annotations
 
 import uuid
-from decimal import Decimal
 
 import pytest
 
@@ -15,31 +14,26 @@ from ranking.experiments.comparisons import rank_biased_overlap
 from ranking.experiments.reports import experiment_report_build
 from ranking.experiments.selectors import experiment_get
 from ranking.experiments.services import experiment_launch
-from tests.factories import ContractModelVersionFactory, ProductFactory
-from tests.integration.api.support import EVENTS, RANK, post_json, serve_current
+from tests.factories import ContractModelVersionFactory
+from tests.integration.api.support import (
+    EVENTS,
+    RANK,
+    SHOE_IDS,
+    post_json,
+    serve_current,
+    shoe_catalog_create,
+)
 
 pytestmark = pytest.mark.django_db
-
-CATALOG = [
-    ("P1", "Trail running shoes", "59.00"),
-    ("P2", "Leather office shoes", "180.00"),
-    ("P3", "Running socks three pack", "12.50"),
-    ("P4", "Road running shoes", "95.00"),
-    ("P5", "Running shoes for kids", "39.00"),
-    ("P6", "Waterproof hiking boots", "140.00"),
-    ("P7", "Running shorts", "25.00"),
-    ("P8", "Minimalist running shoes", "120.00"),
-]
 
 
 @pytest.fixture
 def production_order(client) -> list[str]:
     """A catalog and a production model; the order production gives the catalog."""
-    for external_id, title, price in CATALOG:
-        ProductFactory(external_id=external_id, title=title, price=Decimal(price), category="Shoes")
+    shoe_catalog_create()
     ContractModelVersionFactory()
     serve_current()
-    return ids_of(rank(client, [row[0] for row in CATALOG], user="U0"))
+    return ids_of(rank(client, SHOE_IDS, user="U0"))
 
 
 def start(kind: str, traffic: float = 1.0):

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import random
 import time
-from decimal import Decimal
 
 import lightgbm
 import numpy as np
@@ -22,30 +21,23 @@ from ranking.serving import experiment as serving_experiment
 from ranking.serving.rank import features_look_up
 from ranking.serving.state import SERVING
 from ranking.serving.validation import rank_request_validate
-from tests.factories import ContractModelVersionFactory, ProductFactory, contract_model_text
-from tests.integration.api.support import RANK, metric_value, post_json, serve_current
+from tests.factories import ContractModelVersionFactory, contract_model_text
+from tests.integration.api.support import (
+    RANK,
+    SHOE_IDS,
+    metric_value,
+    post_json,
+    serve_current,
+    shoe_catalog_create,
+)
 
 pytestmark = pytest.mark.django_db
-
-CATALOG = [
-    # external_id, title, price
-    ("P1", "Trail running shoes", "59.00"),
-    ("P2", "Leather office shoes", "180.00"),
-    ("P3", "Running socks three pack", "12.50"),
-    ("P4", "Road running shoes", "95.00"),
-    ("P5", "Running shoes for kids", "39.00"),
-    ("P6", "Waterproof hiking boots", "140.00"),
-    ("P7", "Running shorts", "25.00"),
-    ("P8", "Minimalist running shoes", "120.00"),
-]
-IDS = [row[0] for row in CATALOG]
 
 
 @pytest.fixture
 def shop() -> dict[str, ModelVersion]:
     """The catalog, a production model and a candidate that learned the grades upside down."""
-    for external_id, title, price in CATALOG:
-        ProductFactory(external_id=external_id, title=title, price=Decimal(price), category="Shoes")
+    shoe_catalog_create()
     return {
         "production": ContractModelVersionFactory(),
         "candidate": ContractModelVersionFactory(
@@ -60,7 +52,7 @@ def start(kind: str, challenger: str, traffic: float = 1.0, **fields):
     return experiment
 
 
-def body(ids: list[str] = IDS, user: str = "U1", **fields) -> dict:
+def body(ids: list[str] = SHOE_IDS, user: str = "U1", **fields) -> dict:
     products = [{"id": pid, "title": "", "price": 1, "category": ""} for pid in ids]
     return {"query": "running shoes", "user_id": user, "products": products, **fields}
 
@@ -143,7 +135,7 @@ def test_ab_gives_each_user_the_same_arm_at_every_search_and_the_arm_answers(cli
             arm = answer["experiment"]["arm"]
             arms.setdefault(user, set()).add(arm)
             # The challenger ("input") keeps the order sent; the control is production.
-            assert answered(answer) == (IDS[:6] if arm == "challenger" else production[:6])
+            assert answered(answer) == (SHOE_IDS[:6] if arm == "challenger" else production[:6])
             assert answer["model_version"] == shop["production"].version
 
     assert all(len(seen) == 1 for seen in arms.values())
@@ -224,7 +216,7 @@ def test_a_baseline_control_answers_with_no_model_version(client, shop):
     answer = rank(client, body())
 
     assert answer["experiment"]["arm"] == "challenger"
-    assert answered(answer) == IDS
+    assert answered(answer) == SHOE_IDS
     assert answer["model_version"] is None
     assert logged(answer).model_version is None
 
