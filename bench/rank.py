@@ -3,7 +3,7 @@
     apt-get install wrk        # once: the load generator
     .venv/bin/python bench/rank.py [--duration 15] [--connections 4] [--repeat 3]
 
-Production configuration: PostgreSQL, gunicorn with 2 sync workers (searchop_site/
+Production configuration: PostgreSQL, gunicorn with 2 gthread workers of 16 threads (searchop_site/
 gunicorn.conf.py), DEBUG off, an API key required (one whose throttle is far above the
 load), the impression log on (batched thread), text features per request, a production
 LambdaMART model of 300 trees (31 leaves) served compiled (lleaves). The floor is
@@ -391,7 +391,7 @@ def report(args, *, cpu: dict, rounds: list[dict], sizes: dict, steps: dict, loa
     log = "on" if args.impression_log == "thread" else "**off**"
     lines = [
         f"Measured {time.strftime('%Y-%m-%d %H:%M')} UTC on this 2-core machine (wrk on the same machine), "
-        f"load average {load:.2f} at the end; gunicorn 2 sync workers, PostgreSQL, API key on, impression log {log}, "
+        f"load average {load:.2f} at the end; gunicorn 2 gthread workers of 16 threads, PostgreSQL, API key on, impression log {log}, "
         f"{'a 20-tree smoke' if args.smoke else 'a 300-tree'} model compiled with lleaves, {args.connections} "
         f"connections, {args.duration} s per run, {args.repeat} rounds of floor, rank, two rankers and rank "
         "with an interleaving experiment (a second model of the same size, every search interleaved).",
