@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.conf import settings
 from django.utils import timezone
 
 
@@ -45,3 +46,19 @@ def periodic_task_seed(
 
 def periodic_task_unseed(apps: Any, *, name: str, task: str) -> None:
     apps.get_model("django_celery_beat", "PeriodicTask").objects.filter(name=name, task=task).delete()
+
+
+def interval_task_seed(apps: Any, *, name: str, task: str, fallback_seconds: int, description: str) -> None:
+    """Seed the interval entry ``name`` of ``CELERY_BEAT_SCHEDULE`` (a ``timedelta``, which
+    beat stores as seconds); if the settings no longer have it, ``task`` every
+    ``fallback_seconds``, what the entry said when its migration was written."""
+    entry = getattr(settings, "CELERY_BEAT_SCHEDULE", {}).get(name)
+    seconds = int(entry["schedule"].total_seconds()) if entry else fallback_seconds
+    periodic_task_seed(
+        apps,
+        name=name,
+        task=entry["task"] if entry else task,
+        schedule={"interval": {"every": seconds, "period": "seconds"}},
+        kwargs={},
+        description=description,
+    )

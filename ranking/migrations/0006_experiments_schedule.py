@@ -5,13 +5,12 @@ The row is the one django-celery-beat's DatabaseScheduler writes from
 ``CELERY_BEAT_SCHEDULE["experiments-decide"]`` when beat starts (same name and task, and an
 identical interval row: beat stores a ``timedelta`` as seconds), which beat then finds and
 reuses. It reads the settings entry; if the entry is gone it falls back to what it said when
-this was written: every 5 minutes. Idempotent (``ranking.schedules.periodic_task_seed``).
+this was written: every 5 minutes. Idempotent (``ranking.schedules.interval_task_seed``).
 """
 
-from django.conf import settings
 from django.db import migrations
 
-from ranking.schedules import periodic_task_seed, periodic_task_unseed
+from ranking.schedules import interval_task_seed, periodic_task_unseed
 
 NAME = "experiments-decide"
 TASK = "ranking.tasks.experiments_decide_task"
@@ -19,14 +18,11 @@ FALLBACK_SECONDS = 300
 
 
 def schedule_create(apps, schema_editor):
-    entry = getattr(settings, "CELERY_BEAT_SCHEDULE", {}).get(NAME)
-    seconds = int(entry["schedule"].total_seconds()) if entry else FALLBACK_SECONDS
-    periodic_task_seed(
+    interval_task_seed(
         apps,
         name=NAME,
-        task=entry["task"] if entry else TASK,
-        schedule={"interval": {"every": seconds, "period": "seconds"}},
-        kwargs={},
+        task=TASK,
+        fallback_seconds=FALLBACK_SECONDS,
         description=(
             "Online experiments: guardrails, decisions, canary stages, the watch after a promotion "
             "and the online gate of candidates (ranking.experiments.decide). Beat re-applies "

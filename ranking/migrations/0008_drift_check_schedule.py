@@ -1,14 +1,13 @@
 """Seed the drift check's schedule (every hour), so it is in the admin's "Periodic tasks" from
 the first deployment, as 0006 does for the experiments' evaluation and in the same way
-(``ranking.schedules.periodic_task_seed``): the row beat's DatabaseScheduler writes from
+(``ranking.schedules.interval_task_seed``): the row beat's DatabaseScheduler writes from
 ``CELERY_BEAT_SCHEDULE["drift-check"]``; if the entry is gone, what it said when this was
 written (every 60 minutes). Idempotent.
 """
 
-from django.conf import settings
 from django.db import migrations
 
-from ranking.schedules import periodic_task_seed, periodic_task_unseed
+from ranking.schedules import interval_task_seed, periodic_task_unseed
 
 NAME = "drift-check"
 TASK = "ranking.tasks.drift_check_task"
@@ -16,14 +15,11 @@ FALLBACK_SECONDS = 3600
 
 
 def schedule_create(apps, schema_editor):
-    entry = getattr(settings, "CELERY_BEAT_SCHEDULE", {}).get(NAME)
-    seconds = int(entry["schedule"].total_seconds()) if entry else FALLBACK_SECONDS
-    periodic_task_seed(
+    interval_task_seed(
         apps,
         name=NAME,
-        task=entry["task"] if entry else TASK,
-        schedule={"interval": {"every": seconds, "period": "seconds"}},
-        kwargs={},
+        task=TASK,
+        fallback_seconds=FALLBACK_SECONDS,
         description=(
             "Drift monitoring: the served features of the last day against the production model's "
             "training profile, stored as the latest report and exported as Prometheus gauges "
