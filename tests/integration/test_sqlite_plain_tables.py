@@ -4,13 +4,7 @@ child process on a SQLite file of its own, as the demo runs."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.sqlite_project import SqliteProject
 
 SCRIPT = """
 import json, uuid
@@ -31,25 +25,10 @@ print(json.dumps({"vendor": connection.vendor, "kind": kind, "partitions": parti
 """
 
 
-def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-
-
 def test_on_sqlite_the_tables_stay_plain_events_are_stored_once_and_prune_needs_postgresql(tmp_path):
-    env = {
-        **{key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "TEST_DATABASE_NAME")},
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "SEARCHOP_VAR_DIR": str(tmp_path),
-    }
-
-    migrated = manage("migrate", "--noinput", "--verbosity", "0", env=env)
-    assert migrated.returncode == 0, migrated.stderr
-    shell = manage("shell", "--command", SCRIPT, env=env)
-    assert shell.returncode == 0, shell.stderr
-    facts = json.loads(shell.stdout.strip().splitlines()[-1])
-    pruned = manage("prune", "--before", "2026-01-01", env=env)
+    project = SqliteProject(tmp_path)
+    facts = project.facts(SCRIPT)
+    pruned = project.manage("prune", "--before", "2026-01-01")
 
     assert facts["vendor"] == "sqlite"
     assert facts["kind"] == "table"

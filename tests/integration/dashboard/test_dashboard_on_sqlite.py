@@ -4,13 +4,7 @@ process on a SQLite file of its own, as the demo runs."""
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[3]
+from tests.sqlite_project import SqliteProject
 
 SCRIPT = """
 import json, uuid
@@ -33,23 +27,9 @@ print(json.dumps({"searches": traffic.searches, "fallbacks": traffic.fallbacks, 
 """
 
 
-def manage(*args: str, env: dict) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600
-    )
-
-
 def test_on_sqlite_the_dashboard_counts_the_same_and_takes_nearest_rank_percentiles(tmp_path):
-    env = {
-        **{key: value for key, value in os.environ.items() if key not in ("REDIS_URL", "TEST_DATABASE_NAME")},
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.sqlite3'}",
-        "SEARCHOP_VAR_DIR": str(tmp_path),
-    }
-    migrated = manage("migrate", "--noinput", "--verbosity", "0", env=env)
-    assert migrated.returncode == 0, migrated.stderr
-    shell = manage("shell", "--command", SCRIPT, env=env)
-    assert shell.returncode == 0, shell.stderr
-    facts = json.loads(shell.stdout.strip().splitlines()[-1])
+    project = SqliteProject(tmp_path)
+    facts = project.facts(SCRIPT)
     # Latencies 10, 20, 30, 100 ms: p50 the 2nd, p99 the 4th; the first search at 11:10.
     assert facts == {
         "searches": 4,
