@@ -251,13 +251,17 @@ SEARCHOP_VAR_DIR = VAR_DIR
 
 # Time windows of the weekly pipeline, counted back from the day after the latest event:
 # T3 = that day, T2 = T3 - eval_days, T1 = T2 - train_days. Training features come from
-# events before T1, training lists are those shown in [T1, T2) (the last validation_days of
-# it for early stopping), evaluation lists those shown in [T2, T3) with features from
-# events before T2.
+# events in [T1 - history_days, T1), training lists are those shown in [T1, T2) (the last
+# validation_days of it for early stopping), evaluation lists those shown in [T2, T3) with
+# features from [T2 - history_days, T2). Serving features read the same length of history
+# before their cut-off, so the model sees at serving what it was trained on (a longer serving
+# history shifts every count, age and smoothed rate: train/serve skew the drift check flags).
+# A shop needs history_days + train_days + eval_days of events for full-length windows.
 SEARCHOP_WINDOWS = {
     "eval_days": env.int("SEARCHOP_EVAL_DAYS", default=14),
     "train_days": env.int("SEARCHOP_TRAIN_DAYS", default=28),
     "validation_days": env.int("SEARCHOP_VALIDATION_DAYS", default=5),
+    "history_days": env.int("SEARCHOP_HISTORY_DAYS", default=14),
 }
 
 # LightGBM LambdaMART. Small trees and strong regularisation: a shop's clicks are few and

@@ -27,6 +27,7 @@ from django_celery_beat.models import PeriodicTask
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from catalog.admin import ReadOnlyPermissions, TitledChangeList
+from ranking.admin.version_page import WINDOW_ORDER
 from ranking.errors import RegistryError
 from training.errors import PipelineError
 from training.models import PipelineRun
@@ -57,8 +58,6 @@ SUMMARY_FIELDS = (
     "decision_display",
 )
 DATA_FIELDS = ("windows_table", "counts_table")
-# PostgreSQL's jsonb keeps no key order; the windows are shown in time order.
-WINDOW_ORDER = ("features_until", "train", "validation", "eval_features_until", "eval")
 
 
 def duration_text(seconds: float | None) -> str:

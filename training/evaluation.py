@@ -13,7 +13,9 @@ Pure numpy/pandas. Every ranker reorders the same logged lists; the metrics are 
 
 Ties in a ranker's scores are broken at random (seeded), except for ``logging`` whose
 order is the logged one: otherwise a ranker with many ties (popularity) would inherit
-the logged order through a stable sort.
+the logged order through a stable sort. Every ranker's ties are broken by the same seeded
+order, so two rankers with the same scores (a version and production, the same model) get
+the same ranks and the same figures.
 """
 
 from __future__ import annotations
@@ -121,7 +123,7 @@ def evaluation_report(
     clicked_lists = np.zeros(n, dtype=bool)
     clicked_lists[np.unique(data.list_index[data.labels > 0])] = True
     results: dict[str, RankerResult | None] = {}
-    for i, name in enumerate(RANKER_NAMES):
+    for name in RANKER_NAMES:
         ranker_scores = scores.get(name)
         if ranker_scores is None or n == 0:
             results[name] = None
@@ -129,9 +131,7 @@ def evaluation_report(
         if name == "logging":
             ranks = data.positions.astype(np.int64)
         else:
-            ranks = ranks_with_random_ties(
-                data.list_index, np.asarray(ranker_scores, dtype=np.float64), seed + i
-            )
+            ranks = ranks_with_random_ties(data.list_index, np.asarray(ranker_scores, dtype=np.float64), seed)
         results[name] = _ranker_result(data, ranks, propensity, clicked_lists)
 
     report: dict = {"metrics": {}, "debiased": {}, "truth": {}, "intervals": {}, "segments": {}}

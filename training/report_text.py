@@ -43,8 +43,14 @@ def _heading(report: dict) -> list[str]:
     windows = report.get("windows") or {}
     if windows:
         validation_from = str((windows.get("validation") or ["?"])[0])[:10]
+        features_until = windows.get("features_until", "?")
+        features = (  # reports before the history window: every event before T1
+            _span([windows["features_since"], features_until])
+            if "features_since" in windows
+            else f"< {features_until[:16]}"
+        )
         lines.append(
-            f"  windows: features < {windows.get('features_until', '?')[:16]}, "
+            f"  windows: features {features}, "
             f"train {_span(windows.get('train'))} (validation from {validation_from}), "
             f"eval {_span(windows.get('eval'))}"
         )

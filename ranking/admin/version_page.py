@@ -22,8 +22,16 @@ from ranking.reports import (
 )
 
 TEMPLATE = "admin/ranking/modelversion/includes/report_sections.html"
-# The windows in time order (jsonb keeps no key order).
-WINDOW_ORDER = ("features_until", "train", "validation", "eval_features_until", "eval")
+# PostgreSQL's jsonb keeps no key order; the windows are shown in time order.
+WINDOW_ORDER = (
+    "features_since",
+    "features_until",
+    "train",
+    "validation",
+    "eval_features_since",
+    "eval_features_until",
+    "eval",
+)
 VARIANT_LABELS = {
     "position_bias": "with position-bias correction",
     "no_position_bias": "without position-bias correction",

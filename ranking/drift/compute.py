@@ -10,9 +10,9 @@ in the profile (flagged when it exceeds the natural rate by ``unseen_increase``)
 of the last day against its trailing average (flagged when it moved by more than
 ``ctr_relative_change`` of it).
 
-``p_age_days`` counts days to the features' cut-off, so every product ages by the days
-between the training cut-off and the serving one even when nothing changes: its served
-values are moved back by those days before binning (``AGED_FEATURES``).
+Training and serving features read the same length of history before their cut-offs
+(``SEARCHOP_WINDOWS["history_days"]``), so on unchanged traffic counts, ages and smoothed
+rates have the same distribution at both: served values are compared as they are.
 """
 
 from __future__ import annotations
@@ -24,8 +24,6 @@ from typing import Any
 import numpy as np
 
 from ranking.drift.psi import column_profile, column_psi
-
-AGED_FEATURES = ("p_age_days",)
 
 
 @dataclass(frozen=True)
@@ -70,14 +68,12 @@ def profile_make(
 @dataclass(frozen=True)
 class Served:
     """Served rows to compare: the feature matrix, the model's raw scores of it (None when
-    there was no model to score with), one query per sampled search, and by how many days
-    the serving features' cut-off is later than the training one."""
+    there was no model to score with) and one query per sampled search."""
 
     features: np.ndarray
     names: Sequence[str]
     scores: np.ndarray | None
     queries: Sequence[str]
-    cutoff_days_later: float = 0.0
 
 
 def _ctr_check(ctr_day: float | None, ctr_trailing: float | None, limit: float) -> dict[str, Any]:
@@ -106,8 +102,6 @@ def drift_compute(
     for j, name in enumerate(served.names):
         reference = profile["features"].get(name)
         column = served.features[:, j]
-        if name in AGED_FEATURES:
-            column = column - served.cutoff_days_later
         value = column_psi(reference, column) if reference is not None and len(column) else None
         limit = thresholds.of(name)
         features.append(

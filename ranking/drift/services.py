@@ -11,7 +11,6 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 
 from ranking.drift.compute import Served, Thresholds, drift_compute
 from ranking.drift.selectors import ctr_rates_get
@@ -45,28 +44,16 @@ def thresholds_from_settings() -> Thresholds:
     )
 
 
-def _served_load(since: datetime, profile: dict[str, Any]) -> Served:
+def _served_load(since: datetime) -> Served:
     """The sampled rows since ``since`` of the contract this code builds."""
     newest = DriftSample.objects.filter(created_at__gte=since, num_features=len(NAMES)).order_by(
         "-created_at"
     )
     limit = settings.SEARCHOP_DRIFT["max_searches"]
-    samples = list(newest.values_list("features", "query_norm", "feature_set_until")[:limit])
-    blocks = [np.frombuffer(bytes(raw), dtype=np.float64).reshape(-1, len(NAMES)) for raw, _, _ in samples]
+    samples = list(newest.values_list("features", "query_norm")[:limit])
+    blocks = [np.frombuffer(bytes(raw), dtype=np.float64).reshape(-1, len(NAMES)) for raw, _ in samples]
     features = np.vstack(blocks) if blocks else np.zeros((0, len(NAMES)))
-    # How much later the served features' cut-off is than the training one (p_age_days).
-    trained_until = parse_datetime(profile.get("features_until") or "")
-    latest_until = max((until for _, _, until in samples if until is not None), default=None)
-    later = (
-        (latest_until - trained_until).total_seconds() / 86400.0 if trained_until and latest_until else 0.0
-    )
-    return Served(
-        features=features,
-        names=NAMES,
-        scores=None,
-        queries=[q for _, q, _ in samples],
-        cutoff_days_later=later,
-    )
+    return Served(features=features, names=NAMES, scores=None, queries=[q for _, q in samples])
 
 
 def drift_check(*, now: datetime | None = None) -> DriftReport:
@@ -88,7 +75,7 @@ def drift_check(*, now: datetime | None = None) -> DriftReport:
         status = f"v{production.version} was registered before drift profiles were kept: no reference"
         return DriftReport.objects.create(model_version=production, result={**base, "status": status})
     profile = profile_row.profile
-    served = _served_load(now - timedelta(hours=config["window_hours"]), profile)
+    served = _served_load(now - timedelta(hours=config["window_hours"]))
     if len(served.queries) < config["min_searches"]:
         status = f"{len(served.queries)} sampled searches in the window, fewer than {config['min_searches']}"
         return DriftReport.objects.create(
@@ -105,7 +92,6 @@ def drift_check(*, now: datetime | None = None) -> DriftReport:
         names=served.names,
         scores=np.asarray(booster.predict(served.features)) if len(served.features) else None,
         queries=served.queries,
-        cutoff_days_later=served.cutoff_days_later,
     )
     ctr_day, ctr_trailing = ctr_rates_get(now=now, trailing_days=config["ctr_trailing_days"])
     result = drift_compute(

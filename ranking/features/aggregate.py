@@ -59,13 +59,15 @@ class EventCounts:
         return int(self.product_counts["n"].sum()) if len(self.product_counts) else 0
 
 
-def event_counts_aggregate(*, until: datetime, reporter: Reporter) -> EventCounts:
-    """Aggregate the events strictly before ``until`` (point in time: nothing at or after it
-    is read). Numbered steps with counts go to ``reporter``."""
-    before = Event.objects.filter(timestamp__lt=until)
+def event_counts_aggregate(*, since: datetime, until: datetime, reporter: Reporter) -> EventCounts:
+    """Aggregate the events of ``[since, until)`` (point in time: nothing at or after
+    ``until`` is read). Numbered steps with counts go to ``reporter``."""
+    before = Event.objects.filter(timestamp__gte=since, timestamp__lt=until)
     with transaction.atomic():
         _aggregation_session_tune()
-        with reporter.step(f"Aggregating events before {until:%Y-%m-%d %H:%M} per query and product") as info:
+        with reporter.step(
+            f"Aggregating events of {since:%Y-%m-%d %H:%M} to {until:%Y-%m-%d %H:%M} per query and product"
+        ) as info:
             # One scan serves the query x product, the product and the lists-per-query counts
             # (``counts_rollup``): every list has exactly one impression at position 1.
             query_product_counts = _frame(

@@ -9,8 +9,8 @@ group's positions in it, the stored tables' feature columns, the defaults row.
 A default is the value a feature takes when its input is missing (a product never shown
 before the cut-off, an unknown user, a product the catalog does not know). Behavioural
 rates are stored as *lifts* over the global rate of their window (1.0 = average), so their
-scale does not drift between a three-week training history and a two-month serving
-history, and their default is a constant.
+scale stays put as the shop's traffic grows, and their default is a constant. Every feature
+set reads the same length of history (``SEARCHOP_WINDOWS["history_days"]``).
 
 The contract is saved with every model version; serving refuses a model whose contract
 this code cannot build. Bump ``CONTRACT_VERSION`` whenever a name, the order, a default or
@@ -36,10 +36,14 @@ from ranking.features.inputs import (
     lift,
 )
 
-CONTRACT_VERSION = "1"
+CONTRACT_VERSION = "2"  # 2: every set reads a fixed history; p_age_days capped at AGE_CAP_DAYS
 UNRATED = -1.0
 SHARE_SCALE = 1e5
 PRIOR_IMPRESSIONS = 20.0  # pseudo-impressions at the global rate, per product and per (query, product)
+# How new a product is, up to a week: past it, an age within a fixed-length history says only
+# how soon after the history's start the product was first shown (the time of day of the
+# cut-off), which would differ between training and serving on unchanged traffic.
+AGE_CAP_DAYS = 7.0
 
 
 class Group(StrEnum):
@@ -107,8 +111,8 @@ FEATURES: tuple[Feature, ...] = (
             lambda b: np.log1p(SHARE_SCALE * b.engagement / b.window.engagement)),
     Feature("p_recency_days", P, 365.0, "days from the last event of the product to the cut-off",
             lambda b: days_before(b.window.until, b.last_event)),
-    Feature("p_age_days", P, 0.0, "days from the first impression of the product to the cut-off",
-            lambda b: days_before(b.window.until, b.first_impression)),
+    Feature("p_age_days", P, 0.0, "days from the product's first impression to the cut-off, at most 7",
+            lambda b: np.minimum(days_before(b.window.until, b.first_impression), AGE_CAP_DAYS)),
     # Product attributes, from the catalog (or the request for an unknown product).
     Feature("p_log_price", C, 0.0, "log1p(price)", lambda c: np.log1p(np.clip(c.price, 0.0, None))),
     Feature("p_price_rel_category", C, 0.0, "log(price / the category's median price)", "rel_price"),

@@ -1,5 +1,5 @@
-"""The feature store: one ``FeatureSet`` per build, each row describing events strictly
-before the set's ``until`` (point in time), so a training set can never see its labels.
+"""The feature store: one ``FeatureSet`` per build, each row describing the events of the
+set's history, ``[since, until)`` (point in time), so a training set can never see its labels.
 
 Written only by ``ranking.services.features_build``; read whole by the snapshot loader
 (``ranking.selectors.feature_snapshot_get``), never row by row on the request path. The
@@ -26,7 +26,7 @@ class FeatureSet(models.Model):
     class Purpose(models.TextChoices):
         TRAIN = "train", "training features (before T1)"
         EVAL = "eval", "evaluation features (before T2)"
-        SERVING = "serving", "serving features (all events)"
+        SERVING = "serving", "serving features (up to the latest event)"
         ADHOC = "adhoc", "built by hand"
 
     class Status(models.TextChoices):
@@ -34,6 +34,9 @@ class FeatureSet(models.Model):
         READY = "ready", "ready"
         FAILED = "failed", "failed"
 
+    since = models.DateTimeField(
+        null=True, help_text="The first moment of the history read (empty: every event before the cut-off)."
+    )
     until = models.DateTimeField(help_text="Every row describes events strictly before this time.")
     purpose = models.CharField(max_length=16, choices=Purpose.choices, default=Purpose.ADHOC)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.BUILDING)

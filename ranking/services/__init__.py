@@ -7,6 +7,7 @@ Everything is re-exported here, so callers import ``from ranking.services import
 from ranking.services.features import (
     FeatureBuild,
     FeaturesUnavailable,
+    feature_history_start,
     features_build,
     serving_features_build,
 )
@@ -29,6 +30,7 @@ __all__ = [
     "FeaturesUnavailable",
     "RetentionUnavailable",
     "data_prune",
+    "feature_history_start",
     "features_build",
     "model_version_archive",
     "model_version_decision_note",

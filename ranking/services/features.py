@@ -1,7 +1,11 @@
-"""The feature store's writer: ``features_build`` aggregates the events strictly before a
-cut-off in the database, computes every feature table of that cut-off and writes them as one
-``FeatureSet``. It returns the tables too, so a caller that needs the snapshot (the pipeline)
-builds it from them instead of reading every table back.
+"""The feature store's writer: ``features_build`` aggregates the events of the history
+before a cut-off in the database, computes every feature table of that cut-off and writes
+them as one ``FeatureSet``. It returns the tables too, so a caller that needs the snapshot
+(the pipeline) builds it from them instead of reading every table back.
+
+Every feature set, for training, evaluation or serving, reads the same length of history
+(``SEARCHOP_WINDOWS["history_days"]``) before its cut-off: counts, ages and smoothed rates
+then mean the same thing wherever the model meets them.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import pandas as pd
+from django.conf import settings
 from django.db import transaction
 
 from catalog.progress import Reporter
@@ -41,10 +46,16 @@ class FeatureBuild:
         )
 
 
+def feature_history_start(*, until: datetime) -> datetime:
+    """The first moment of the history a feature set with cut-off ``until`` reads."""
+    return until - timedelta(days=settings.SEARCHOP_WINDOWS["history_days"])
+
+
 def features_build(
     *, until: datetime, purpose: str = FeatureSet.Purpose.ADHOC, reporter: Reporter | None = None
 ) -> FeatureBuild:
-    """Build every feature table from the events strictly before ``until``.
+    """Build every feature table from the events of the history before ``until``
+    (``[feature_history_start(until), until)``).
 
     Point in time: no event at or after ``until`` is read, so features for lists shown
     after the cut-off cannot see their own labels. Transactional: the tables appear all
@@ -53,11 +64,16 @@ def features_build(
     """
     reporter = reporter or Reporter.silent()
     started = time.perf_counter()
+    since = feature_history_start(until=until)
     feature_set = FeatureSet.objects.create(
-        until=until, purpose=purpose, status=FeatureSet.Status.BUILDING, contract_version=CONTRACT_VERSION
+        since=since,
+        until=until,
+        purpose=purpose,
+        status=FeatureSet.Status.BUILDING,
+        contract_version=CONTRACT_VERSION,
     )
     try:
-        counts = event_counts_aggregate(until=until, reporter=reporter)
+        counts = event_counts_aggregate(since=since, until=until, reporter=reporter)
         with reporter.step("Computing features") as info:
             catalog = catalog_frame_get()
             tables = feature_tables_compute(
@@ -93,7 +109,7 @@ def features_build(
 
 
 def serving_features_build(*, reporter: Reporter | None = None) -> FeatureBuild:
-    """The serving feature set: every event so far (the cut-off just after the latest one)."""
+    """The serving feature set: the history up to the latest event (the cut-off just after it)."""
     latest = event_latest_timestamp_get()
     if latest is None:
         raise FeaturesUnavailable("There are no events yet: generate or import some first.")

@@ -99,7 +99,8 @@ def test_events_at_or_after_the_cut_off_change_nothing_in_the_built_tables(until
 
     after = features_build(until=until).feature_set
     assert after.status == before.status == FeatureSet.Status.READY
-    assert after.events_counted == before.events_counted == Event.objects.filter(timestamp__lt=until).count()
+    in_history = Event.objects.filter(timestamp__gte=after.since, timestamp__lt=until)
+    assert after.events_counted == before.events_counted == in_history.count()
     assert rows_of(after) == rows_of(before)
     assert after.stats == before.stats
 
@@ -118,6 +119,31 @@ def test_an_event_just_before_the_cut_off_is_counted(until):
     )
     after = features_build(until=until).feature_set
     assert after.events_counted == before.events_counted + 1
+
+
+def test_a_set_reads_the_configured_history_before_its_cut_off_and_nothing_older(until, settings):
+    settings.SEARCHOP_WINDOWS = {**settings.SEARCHOP_WINDOWS, "history_days": 7}
+    before = features_build(until=until).feature_set
+    assert before.since == until - dt.timedelta(days=7)
+    assert Event.objects.filter(timestamp__lt=before.since).exists()
+    known = Event.objects.filter(timestamp__gte=before.since, timestamp__lt=until).first()
+    Event.objects.bulk_create(
+        [
+            event(
+                event_type="click",
+                timestamp=before.since - dt.timedelta(microseconds=1),
+                product_id=known.product_id,
+            ),
+            event(event_type="click", timestamp=before.since, product_id=known.product_id),
+        ]
+    )
+
+    after = features_build(until=until).feature_set
+
+    assert after.events_counted == before.events_counted + 1  # the one at the history's start
+    assert (
+        after.events_counted == Event.objects.filter(timestamp__gte=after.since, timestamp__lt=until).count()
+    )
     assert rows_of(after)["ProductFeatures"] != rows_of(before)["ProductFeatures"]
 
 

@@ -37,7 +37,7 @@ def small_pipeline(settings):
     """56 days of a small shop: 14 days of features, 28 of training lists, 14 of evaluation
     (the default windows, pinned so that SEARCHOP_*_DAYS in the environment cannot move
     them). Fewer resamples and trees keep it quick; the decision logic is unchanged."""
-    settings.SEARCHOP_WINDOWS = {"eval_days": 14, "train_days": 28, "validation_days": 5}
+    settings.SEARCHOP_WINDOWS = {"eval_days": 14, "train_days": 28, "validation_days": 5, "history_days": 14}
     settings.SEARCHOP_EVALUATION = {**settings.SEARCHOP_EVALUATION, "bootstrap_resamples": 50}
     settings.SEARCHOP_TRAINING = {**settings.SEARCHOP_TRAINING, "num_boost_round": 20}
     synthetic_data_generate(config=SMALL_SHOP)

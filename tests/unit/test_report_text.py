@@ -49,6 +49,14 @@ def test_the_heading_names_the_version_the_windows_and_the_list_counts():
     assert lines[2].startswith("  lists: train 12,345 (2,345 with a click), validation 0, eval 5,000")
 
 
+def test_the_heading_gives_the_features_history_as_a_span_when_the_report_has_its_start():
+    windows = REPORT["windows"] | {"features_since": "2024-02-16T00:00:00+00:00"}
+
+    heading = report_text(REPORT | {"windows": windows}).splitlines()[1]
+
+    assert heading.startswith("  windows: features 2024-02-16 .. 2024-03-01, train 2024-01-01")
+
+
 def test_each_ranker_has_a_row_and_one_without_figures_says_it_does_not_apply():
     text = report_text(REPORT)
 

@@ -4,7 +4,9 @@ matrices, built with the point-in-time features of each window.
 Honesty rules, enforced by construction: training features come only from events before
 T1, training lists and their labels only from events in [T1, T2), so nothing at or after
 T2 can reach the model; evaluation lists are those shown in [T2, T3), scored with features
-rebuilt from events before T2: what production would have had on the day.
+rebuilt from events before T2: what production would have had on the day. Every feature set
+reads the same length of history before its cut-off (``feature_history_start``), as serving
+does.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from ranking.features.snapshot import FeatureSnapshot
 from ranking.features.store import feature_tables_read
 from ranking.models import FeatureSet
 from ranking.selectors import feature_set_ready_get
-from ranking.services import FeatureBuild, features_build
+from ranking.services import FeatureBuild, feature_history_start, features_build
 from training import evaluation
 from training.errors import PipelineError
 from training.letor.write import letor_write
@@ -52,10 +54,12 @@ class Windows:
     def as_dict(self) -> dict:
         iso = lambda value: value.isoformat()  # noqa: E731 - a local formatter reads best here
         return {
+            "features_since": iso(feature_history_start(until=self.features_until)),
             "features_until": iso(self.features_until),
             "train": [iso(self.train_start), iso(self.train_end)],
             "validation": [iso(self.validation_start), iso(self.train_end)],
             "eval": [iso(self.eval_start), iso(self.eval_end)],
+            "eval_features_since": iso(feature_history_start(until=self.train_end)),
             "eval_features_until": iso(self.train_end),
         }
 

@@ -1,6 +1,7 @@
-"""Issue 12's drift acceptance on PostgreSQL: a synthetic shop (112 days, so the training
-features' history is long next to the windows), a model trained, promoted and served, then
-traffic sent to /api/rank with every request sampled and ``drift_report --json`` read.
+"""Issue 12's drift acceptance on PostgreSQL: the default synthetic shop (56 days: the
+training features' history, the training and the evaluation windows of the default
+settings), a model trained, promoted and served, then traffic sent to /api/rank with every
+request sampled and ``drift_report --json`` read.
 
 ``traffic`` is ``simulate_traffic`` in this process: the shop's shoppers search (their
 queries, the logging policy's candidates), click and buy; ``--new-queries`` makes a share of
@@ -33,8 +34,8 @@ from tests.integration.api.support import (
 from training.services import model_train
 
 SEARCHES = 1000
-START = (timezone.now() - dt.timedelta(days=125)).replace(hour=0, minute=0, second=0, microsecond=0)
-CONFIG = SyntheticConfig(events=100_000, days=112, seed=42, start=START)
+START = (timezone.now() - dt.timedelta(days=60)).replace(hour=0, minute=0, second=0, microsecond=0)
+CONFIG = SyntheticConfig(events=100_000, seed=42, start=START)
 QUERY_PRODUCT = CONTRACT.names_of(Group.QUERY_PRODUCT)
 TEXT = CONTRACT.names_of(Group.TEXT)
 
@@ -45,8 +46,7 @@ def shop(django_db_setup, django_db_blocker):
     (committed: the rows are deleted at the end of the module)."""
     from django.conf import settings
 
-    saved = settings.SEARCHOP_WINDOWS, settings.SEARCHOP_TRAINING, settings.SEARCHOP_EVALUATION
-    settings.SEARCHOP_WINDOWS = {"eval_days": 7, "train_days": 14, "validation_days": 3}
+    saved = settings.SEARCHOP_TRAINING, settings.SEARCHOP_EVALUATION
     settings.SEARCHOP_TRAINING = {**settings.SEARCHOP_TRAINING, "num_boost_round": 20}
     settings.SEARCHOP_EVALUATION = {**settings.SEARCHOP_EVALUATION, "bootstrap_resamples": 20}
     with django_db_blocker.unblock():
@@ -54,7 +54,7 @@ def shop(django_db_setup, django_db_blocker):
         version = model_train().version
         model_version_promote(version=version.version, actor="test", reason="drift acceptance")
         serving_features_build()
-    settings.SEARCHOP_WINDOWS, settings.SEARCHOP_TRAINING, settings.SEARCHOP_EVALUATION = saved
+    settings.SEARCHOP_TRAINING, settings.SEARCHOP_EVALUATION = saved
     yield CONFIG
     with django_db_blocker.unblock():
         committed_rows_delete()

@@ -88,16 +88,18 @@ def test_popularity_weighs_clicks_carts_and_purchases_one_two_three():
     assert product_row(tables, "P2")["p_popularity"] == pytest.approx(math.log1p(scale * 6 / 9))
 
 
-def test_recency_counts_from_the_last_event_and_age_from_the_first_impression():
+def test_recency_counts_from_the_last_event_and_age_from_the_first_impression_up_to_a_week():
     tables = tables_compute(
         events(
             ("impression", "P1", "shoes", "", 1, 30.0),
             ("impression", "P1", "shoes", "", 2, 10.0),
             ("click", "P1", "shoes", "", 2, 4.0),
+            ("impression", "P2", "shoes", "", 3, 5.5),
         )
     )
     assert product_row(tables, "P1")["p_recency_days"] == pytest.approx(4.0)
-    assert product_row(tables, "P1")["p_age_days"] == pytest.approx(30.0)
+    assert product_row(tables, "P1")["p_age_days"] == contract.AGE_CAP_DAYS == 7.0
+    assert product_row(tables, "P2")["p_age_days"] == pytest.approx(5.5)
 
 
 def test_events_at_or_after_the_cut_off_are_not_counted():
