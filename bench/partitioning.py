@@ -40,6 +40,9 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/searchop_bench_partitions")
+# Every event of the database is read (the figures are per million events): a history longer
+# than any generated span instead of the 14 days a deployment reads.
+os.environ.setdefault("SEARCHOP_HISTORY_DAYS", "36500")
 
 from bench.markdown import block_write  # noqa: E402
 
