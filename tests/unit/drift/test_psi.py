@@ -39,6 +39,17 @@ def test_a_constant_column_has_one_edge_and_everything_in_its_first_bin():
     assert bin_shares(np.zeros(10), edges).tolist() == [1.0, 0.0]
 
 
+def test_an_edge_sits_halfway_to_the_next_value_so_a_shared_value_moved_a_little_stays_in_its_bin():
+    # 40% zeros, 30% at 4.228 (one click's share of one window's engagement), 30% at 6.0.
+    reference = np.array([0.0] * 40 + [4.228] * 30 + [6.0] * 30)
+    profile = column_profile(reference)
+    assert profile["edges"] == pytest.approx([2.114, 5.114, 6.0])
+    assert profile["shares"] == pytest.approx([0.4, 0.3, 0.3, 0.0])
+    # The next window's total is a little smaller: one click reads 4.288 there.
+    served = np.array([0.0] * 40 + [4.288] * 30 + [6.0] * 30)
+    assert column_psi(profile, served) == pytest.approx(0.0)
+
+
 def test_deciles_of_a_uniform_column_give_ten_bins_of_a_tenth():
     column = np.arange(1000.0)
     profile = column_profile(column)
