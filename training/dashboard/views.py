@@ -19,7 +19,7 @@ def _share(value: float) -> str:
 
 
 def _milliseconds(value: float) -> str:
-    return f"{value * 1000:g} ms"
+    return f"{value * 1000:.3g} ms"  # three digits: the day's and week's are within 4.9 % anyway
 
 
 def _rate(value: float) -> str:
