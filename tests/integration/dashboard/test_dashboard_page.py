@@ -7,6 +7,7 @@ import datetime as dt
 import re
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
@@ -14,6 +15,8 @@ from django_celery_beat.models import PeriodicTask
 from tests.integration.dashboard.support import event, logged_search
 from training.dashboard.beat import WATCHDOG_NAME
 from training.dashboard.histogram import RELATIVE_ERROR
+from training.dashboard.rollup import traffic_hours_roll_up
+from training.models import TrafficHour
 
 pytestmark = pytest.mark.django_db
 
@@ -73,3 +76,19 @@ def test_a_ranges_traffic_is_computed_once_per_its_cache_time(admin_client):
     assert admin_client.get(URL, {"window": "hour"}).context["traffic"].searches == 1  # from the cache
     assert admin_client.get(URL, {"window": "day"}).context["traffic"].searches == 2  # its own entry
 
+
+def test_the_page_says_when_the_roll_up_last_ran_and_warns_when_it_is_stale(admin_client, settings):
+    page = admin_client.get(URL, {"window": "week"}).content.decode()
+    assert 'id="rollup-warning"' in page
+    assert "The traffic roll-up has never run" in page
+    traffic_hours_roll_up(now=timezone.now() - dt.timedelta(minutes=2))
+    cache.clear()  # the week computed again, now from the roll-up
+    page = admin_client.get(URL, {"window": "week"}).content.decode()
+    assert 'id="rollup-warning"' not in page
+    assert "Traffic roll-up: last ran" in page
+    # Every whole hour of the week (one fewer when the roll-up's two minutes ago were last hour).
+    assert re.search(r"16[67] hours from the roll-up", page)
+    TrafficHour.objects.update(
+        computed_at=timezone.now() - 3 * dt.timedelta(minutes=5) - dt.timedelta(seconds=1)
+    )
+    assert 'id="rollup-warning"' in admin_client.get(URL).content.decode()  # stale after three intervals
