@@ -107,7 +107,7 @@ def database_prepare(url: str, *, searches: int, events: int, refill: bool) -> N
     print(f"    {stored:,} searches stored, the newest {newest} ago", flush=True)
     if stored >= searches and newest < timedelta(hours=1) and not refill:
         return
-    if not name.startswith("searchop_bench"):
+    if "bench" not in name:  # its own database (searchop_bench_dashboard, or the tests' *_bench_*)
         raise SystemExit(f"refusing to empty the traffic of {name}: not a benchmark database")
     from django.utils import timezone
 
