@@ -5,17 +5,20 @@ hours it counts again (the last three, late events within a day), and the task b
 from __future__ import annotations
 
 import datetime as dt
+import io
 import random
 import uuid
 
 import pytest
+from django.core.management import call_command
+from django.utils import timezone
 
 from catalog.models import Event, SearchRequest
 from tests.factories import ProductFactory
 from tests.integration.dashboard.support import event
 from training.dashboard.histogram import RELATIVE_ERROR
 from training.dashboard.rollup import traffic_hours_roll_up
-from training.dashboard.traffic import WINDOWS, latency_percentiles_get, traffic_get
+from training.dashboard.traffic import WINDOWS, hour_floor, latency_percentiles_get, traffic_get
 from training.models import TrafficHour
 from training.tasks import traffic_hours_roll_up_task
 
@@ -162,3 +165,17 @@ def test_the_beat_task_rolls_up_the_week_up_to_the_current_hour(settings):
     result = traffic_hours_roll_up_task.delay().get()
     assert result["hours"] == 7 * 24
     assert TrafficHour.objects.count() == 7 * 24
+
+
+def test_the_command_recounts_every_hour_of_the_week_with_all_after_a_bulk_import():
+    traffic_hours_roll_up(now=timezone.now())  # the command counts up to the real now
+    four_days_ago = hour_floor(timezone.now()) - dt.timedelta(days=4)
+    event(
+        at=four_days_ago + dt.timedelta(minutes=10), event_type="impression", position=3
+    )  # an import of old events
+    out = io.StringIO()
+    call_command("roll_up_traffic", stdout=out)
+    assert TrafficHour.objects.get(hour=four_days_ago).events == 0  # a row of today: not due
+    call_command("roll_up_traffic", "--all", stdout=out)
+    assert TrafficHour.objects.get(hour=four_days_ago).events == 1
+    assert "168 hours counted" in out.getvalue()
