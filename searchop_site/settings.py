@@ -382,6 +382,16 @@ SEARCHOP_DRIFT = {
 SEARCHOP_PARTITIONS_AHEAD_MONTHS = env.int("SEARCHOP_PARTITIONS_AHEAD_MONTHS", default=3)
 SEARCHOP_RETENTION_MONTHS = env.int("SEARCHOP_RETENTION_MONTHS", default=0)
 
+# The dashboard's hourly traffic roll-up (training.dashboard.rollup): beat counts the complete
+# hours of the last week every ROLLUP_MINUTES; the last RECENT_HOURS again each time, and any
+# hour whose row is older than REFRESH_HOURS again (late events), so the day and week views
+# read about 170 rows instead of a week of searches and events.
+SEARCHOP_TRAFFIC_ROLLUP = {
+    "every_minutes": env.int("SEARCHOP_TRAFFIC_ROLLUP_MINUTES", default=5),
+    "recent_hours": env.int("SEARCHOP_TRAFFIC_ROLLUP_RECENT_HOURS", default=3),
+    "refresh_hours": env.int("SEARCHOP_TRAFFIC_ROLLUP_REFRESH_HOURS", default=24),
+}
+
 # The weekly run: day and time (UTC). Beat's trigger queues the run of that firing once,
 # however many beat processes send it (training.services.schedule).
 _PIPELINE_HOUR, _, _PIPELINE_MINUTE = env.str("SEARCHOP_PIPELINE_TIME", default="03:00").partition(":")
@@ -403,6 +413,11 @@ CELERY_BEAT_SCHEDULE = {
     "drift-check": {
         "task": "ranking.tasks.drift_check_task",
         "schedule": timedelta(minutes=SEARCHOP_DRIFT["check_minutes"]),
+    },
+    # The dashboard's hourly traffic roll-up (training.dashboard.rollup).
+    "traffic-rollup": {
+        "task": "training.tasks.traffic_hours_roll_up_task",
+        "schedule": timedelta(minutes=SEARCHOP_TRAFFIC_ROLLUP["every_minutes"]),
     },
     "partition-upkeep": {
         "task": "training.tasks.partitions_upkeep_task",

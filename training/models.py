@@ -93,3 +93,38 @@ class PipelineRun(models.Model):
         if self.finished_at is None or self.started_at is None:
             return None
         return (self.finished_at - self.started_at).total_seconds()
+
+
+class TrafficHour(models.Model):
+    """One complete hour of traffic, rolled up by ``traffic_hours_roll_up`` so the dashboard's
+    day and week read about 170 of these rows instead of scanning a week of searches and
+    events (``training.dashboard``). Counts are exact; latency is a histogram on the fixed
+    bins of ``training.dashboard.histogram``, so the percentiles of any hours come from the
+    sum of theirs."""
+
+    hour = models.DateTimeField(unique=True, help_text="The hour's start (UTC, on the hour).")
+    searches = models.PositiveIntegerField(default=0)
+    fallbacks = models.PositiveIntegerField(default=0)
+    events = models.PositiveIntegerField(default=0)
+    events_by_slot = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='{"<position slot>": {"<event type>": count}}; slot 0: no position or past CTR_POSITIONS.',
+    )
+    latency_histogram = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text='{"<bin>": count} of the logged latencies (training.dashboard.histogram).',
+    )
+    computed_at = models.DateTimeField(help_text="When the hour was last counted.")
+
+    class Meta:
+        ordering = ["hour"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(fallbacks__lte=models.F("searches")), name="traffichour_fallbacks_le_searches"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"traffic of {self.hour:%Y-%m-%d %H}:00"

@@ -12,6 +12,8 @@ Each task takes plain values, calls services and owns its retry policy:
   whose heartbeat stops; the watchdog closes it.
 * ``pipeline_schedule_task()`` is beat's weekly trigger: it queues the run of the schedule's
   slot, once however many beat processes send it.
+* ``traffic_hours_roll_up_task()`` runs every ``SEARCHOP_TRAFFIC_ROLLUP_MINUTES`` from beat:
+  the dashboard's hourly roll-up of the last week's traffic.
 * ``pipeline_watchdog_task()`` runs every ``SEARCHOP_PIPELINE_WATCHDOG_SECONDS`` from beat:
   it closes lost runs (and rejects their undecided candidates) and starts the scheduled run
   that was missed or lost.
@@ -27,9 +29,11 @@ import logging
 
 from celery import shared_task
 from django.db import OperationalError, transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from ranking.services import partitions_upkeep
+from training.dashboard.rollup import traffic_hours_roll_up
 from training.models import PipelineRun
 from training.services.pipeline import pipeline_run_execute
 from training.services.runs import pipeline_run_request, pipeline_run_unsent_close, pipeline_runs_lost_close
@@ -124,3 +128,15 @@ def partitions_upkeep_task() -> dict:
         result["kept"] or "-",
     )
     return result
+
+
+@shared_task(acks_late=False, **TRANSIENT_RETRY)
+def traffic_hours_roll_up_task() -> dict:
+    """The dashboard's hourly roll-up (``traffic_hours_roll_up``): the hours that need it
+    counted again. Returns how many and which."""
+    hours = traffic_hours_roll_up(now=timezone.now())
+    return {
+        "hours": len(hours),
+        "first": hours[0].isoformat() if hours else None,
+        "last": hours[-1].isoformat() if hours else None,
+    }

@@ -133,6 +133,19 @@ def test_the_admin_pages_benchmark_times_every_page_against_the_admin_index(data
         assert page in out, out[-3000:]
 
 
+def test_the_dashboard_benchmark_times_every_range_cold_with_and_without_the_roll_up(databases):
+    url = database_url("bench_dashboard")
+    databases.append(url)
+    out = run(
+        "dashboard.py", "--searches=3000", "--events=9000", "--warmup=0", "--repeat=1", "--no-write",
+        DATABASE_URL=url,
+    )  # fmt: skip
+    assert "first run 168 hours" in out, out[-3000:]
+    for window in ("hour", "day", "week"):
+        for mode in ("live (reference)", "roll-up"):
+            assert f"| {window} | {mode} |" in out, out[-3000:]
+
+
 def test_the_drift_sampling_benchmark_reports_its_cost(rank_database):
     out = run("drift_sampling.py", "--smoke", "--requests=20", "--rounds=1", BENCH_DATABASE_URL=rank_database)
     assert "drift sampling at the default share costs" in out

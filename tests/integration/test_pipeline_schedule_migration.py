@@ -1,6 +1,7 @@
-"""The seeding migrations (training 0002, 0004 and 0005, ranking 0006): beat's tasks exist
-before beat ever starts (the weekly trigger, the watchdog, the partition upkeep, the
-experiments' evaluation), as the rows beat itself would write from the settings."""
+"""The seeding migrations (training 0002, 0004, 0005 and 0007, ranking 0006 and 0008): beat's
+tasks exist before beat ever starts (the weekly trigger, the watchdog, the partition upkeep,
+the traffic roll-up, the experiments' evaluation, the drift check), as the rows beat itself
+would write from the settings."""
 
 from __future__ import annotations
 

@@ -7,12 +7,16 @@ import datetime as dt
 import re
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 from django.utils import timezone
 from django_celery_beat.models import PeriodicTask
 
 from tests.integration.dashboard.support import event, logged_search
 from training.dashboard.beat import WATCHDOG_NAME
+from training.dashboard.histogram import RELATIVE_ERROR
+from training.dashboard.rollup import traffic_hours_roll_up
+from training.models import TrafficHour
 
 pytestmark = pytest.mark.django_db
 
@@ -42,7 +46,11 @@ def test_every_range_shows_its_numbers_and_charts_without_a_cdn(admin_client, wi
     assert (traffic.searches, traffic.fallbacks, traffic.events) == (1, 1, 1)
     page = response.content.decode()
     assert page.count('<svg xmlns="http://www.w3.org/2000/svg" class="chart"') == 5
-    assert "4 ms / 4 ms" in page
+    if traffic.percentiles_from_histogram:  # the day and the week: the 4 ms bin's middle
+        assert traffic.p50_seconds == pytest.approx(0.004, rel=RELATIVE_ERROR)
+        assert "3.92 ms / 3.92 ms" in page
+    else:
+        assert "4 ms / 4 ms" in page
     assert re.findall(r'(?:src|href)="(?:https?:)?//', page) == []  # nothing from another host
 
 
@@ -67,3 +75,20 @@ def test_a_ranges_traffic_is_computed_once_per_its_cache_time(admin_client):
     logged_search(at=now - dt.timedelta(minutes=4))
     assert admin_client.get(URL, {"window": "hour"}).context["traffic"].searches == 1  # from the cache
     assert admin_client.get(URL, {"window": "day"}).context["traffic"].searches == 2  # its own entry
+
+
+def test_the_page_says_when_the_roll_up_last_ran_and_warns_when_it_is_stale(admin_client, settings):
+    page = admin_client.get(URL, {"window": "week"}).content.decode()
+    assert 'id="rollup-warning"' in page
+    assert "The traffic roll-up has never run" in page
+    traffic_hours_roll_up(now=timezone.now() - dt.timedelta(minutes=2))
+    cache.clear()  # the week computed again, now from the roll-up
+    page = admin_client.get(URL, {"window": "week"}).content.decode()
+    assert 'id="rollup-warning"' not in page
+    assert "Traffic roll-up: last ran" in page
+    # Every whole hour of the week (one fewer when the roll-up's two minutes ago were last hour).
+    assert re.search(r"16[67] hours from the roll-up", page)
+    TrafficHour.objects.update(
+        computed_at=timezone.now() - 3 * dt.timedelta(minutes=5) - dt.timedelta(seconds=1)
+    )
+    assert 'id="rollup-warning"' in admin_client.get(URL).content.decode()  # stale after three intervals
