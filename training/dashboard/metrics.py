@@ -1,8 +1,8 @@
-"""Prometheus gauges read from the database at scrape time: beat's heartbeat and the pipeline's
-outcome. Beat and the worker serve no ``/metrics`` of their own, so their state is read where
-they leave it (django-celery-beat's rows, the pipeline runs), by the web pods' ``/metrics``
-(``searchop_site.metrics``). Three small indexed queries per scrape; every pod reports the
-same values, so alert on ``max()``. A database that cannot answer leaves these gauges out:
+"""Prometheus gauges read from the database at scrape time: beat's heartbeat, the pipeline's
+outcome and the traffic roll-up's last run. Beat and the worker serve no ``/metrics`` of their
+own, so their state is read where they leave it (django-celery-beat's rows, the pipeline runs,
+the roll-up's rows), by the web pods' ``/metrics`` (``searchop_site.metrics``). Four small
+indexed queries per scrape; every pod reports the same values, so alert on ``max()``. A database that cannot answer leaves these gauges out:
 ``/metrics`` keeps answering with the rest.
 """
 
@@ -19,6 +19,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from training.dashboard.beat import beat_status_get
+from training.dashboard.selectors import traffic_rollup_status_get
 from training.models import PipelineRun
 
 logger = logging.getLogger(__name__)
@@ -29,7 +30,17 @@ BEAT_SILENT_AFTER = "searchop_beat_silent_after_seconds"
 PIPELINE_RUNS = "searchop_pipeline_runs"
 PIPELINE_LAST_FAILED = "searchop_pipeline_last_run_failed"
 PIPELINE_LAST_SUCCESS = "searchop_pipeline_last_success_timestamp_seconds"
-GAUGE_NAMES = (BEAT_LAST_TICK, BEAT_SILENT_AFTER, PIPELINE_RUNS, PIPELINE_LAST_FAILED, PIPELINE_LAST_SUCCESS)
+ROLLUP_LAST_RUN = "searchop_traffic_rollup_last_run_timestamp_seconds"
+ROLLUP_STALE_AFTER = "searchop_traffic_rollup_stale_after_seconds"
+GAUGE_NAMES = (
+    BEAT_LAST_TICK,
+    BEAT_SILENT_AFTER,
+    PIPELINE_RUNS,
+    PIPELINE_LAST_FAILED,
+    PIPELINE_LAST_SUCCESS,
+    ROLLUP_LAST_RUN,
+    ROLLUP_STALE_AFTER,
+)
 
 
 class OperationsCollector(Collector):
@@ -37,6 +48,7 @@ class OperationsCollector(Collector):
         try:
             yield from self._beat()
             yield from self._pipeline()
+            yield from self._rollup()
         except DatabaseError as error:
             logger.warning("operations metrics left out: the database did not answer (%s)", error)
 
@@ -78,6 +90,19 @@ class OperationsCollector(Collector):
             PIPELINE_LAST_SUCCESS,
             "When the latest successful pipeline run finished (Unix time; 0 when none did).",
             value=success.timestamp() if success else 0.0,
+        )
+
+    def _rollup(self) -> Iterator[Metric]:
+        status = traffic_rollup_status_get(now=timezone.now())
+        yield GaugeMetricFamily(
+            ROLLUP_LAST_RUN,
+            "When the dashboard's traffic roll-up last ran (Unix time; 0 when it never did).",
+            value=status.last_run.timestamp() if status.last_run else 0.0,
+        )
+        yield GaugeMetricFamily(
+            ROLLUP_STALE_AFTER,
+            "Seconds without a roll-up after which the dashboard calls it stale (three intervals).",
+            value=status.stale_after.total_seconds(),
         )
 
 

@@ -1,5 +1,6 @@
 """/metrics carries the operations gauges read from the database (training.dashboard.metrics):
-beat's last tick and when it counts as silent, and the pipeline's outcome."""
+beat's last tick and when it counts as silent, the pipeline's outcome, and the traffic
+roll-up's last run and when it counts as stale."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from django_celery_beat.models import PeriodicTask
 from prometheus_client.parser import text_string_to_metric_families
 
 from training.dashboard.beat import WATCHDOG_NAME
+from training.dashboard.rollup import traffic_hours_roll_up
 from training.models import PipelineRun
 
 pytestmark = pytest.mark.django_db
@@ -56,3 +58,15 @@ def test_the_latest_finished_run_failing_is_flagged_until_a_run_succeeds(client)
     )
     run("succeeded", now)
     assert gauges(client)["searchop_pipeline_last_run_failed"] == 0.0
+
+
+def test_the_roll_ups_last_run_and_its_staleness_threshold_are_exported(client, settings):
+    assert gauges(client)["searchop_traffic_rollup_last_run_timestamp_seconds"] == 0.0
+    ran = timezone.now() - dt.timedelta(minutes=2)
+    traffic_hours_roll_up(now=ran)
+    values = gauges(client)
+    assert values["searchop_traffic_rollup_last_run_timestamp_seconds"] == pytest.approx(ran.timestamp())
+    assert (
+        values["searchop_traffic_rollup_stale_after_seconds"]
+        == 3 * 60 * settings.SEARCHOP_TRAFFIC_ROLLUP["every_minutes"]
+    )
