@@ -90,7 +90,7 @@ def line_chart_svg(
     frame = Frame(
         width, height, x_min, x_max, max(0.0, low - pad), min(1.0, high + pad) if high <= 1 else high + pad
     )
-    parts = [_open(title, width, height, points=len(values)), _title(title)]
+    parts = [svg_open(title, width, height, points=len(values)), _title(title)]
     parts += [_band(frame, band, now) for band in bands]
     parts += _axes(frame)
     for index, item in enumerate(series):
@@ -114,7 +114,7 @@ def bar_chart_svg(
     height = top + row * len(bars) + 30
     largest = max((value for _, value in bars), default=0.0) or 1.0
     plot = width - label_width - 90
-    parts = [_open(title, width, height, points=len(bars)), _title(title)]
+    parts = [svg_open(title, width, height, points=len(bars)), _title(title)]
     for index, (name, value) in enumerate(bars):
         y = top + index * row
         length = max(value, 0.0) / largest * plot
@@ -130,7 +130,10 @@ def bar_chart_svg(
     return "\n".join(parts)
 
 
-def _open(title: str, width: int, height: int, *, points: int) -> str:
+def svg_open(title: str, width: int, height: int, *, points: int) -> str:
+    """The opening tag every chart of the control room shares: ``class="chart"`` and
+    ``data-points`` (how many values it draws), which the browser tests check on every page, a
+    title for screen readers, and a size that shrinks with the window."""
     return (
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {width} {height}" '
         f'width="{width}" height="{height}" role="img" aria-label="{escape(title)}" '
@@ -144,7 +147,7 @@ def _title(title: str) -> str:
 
 def _empty(title: str, width: int) -> str:
     return (
-        f"{_open(title, width, 60, points=0)}{_title(title)}"
+        f"{svg_open(title, width, 60, points=0)}{_title(title)}"
         f'<text x="8" y="44" style="{FONT}; fill: #555">No values yet.</text></svg>'
     )
 

@@ -1,7 +1,8 @@
 """The dashboard's charts as SVG text, drawn on the server (no script, no CDN): a line chart
 of evenly spaced buckets (gaps where a bucket has no value) with a unit on its axis, and a
 vertical bar chart. Pure: numbers and labels in, an SVG string out; every label is escaped.
-(``ranking.charts`` draws the metric history: points at their own times, 0..1 metrics.)"""
+(``ranking.charts`` draws the metric history: points at their own times, 0..1 metrics; the
+opening tag and the palette are its, so every chart of the control room reads alike.)"""
 
 from __future__ import annotations
 
@@ -10,9 +11,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
+from ranking.charts import PALETTE, svg_open
+
 WIDTH, HEIGHT = 640, 220
 LEFT, RIGHT, TOP, BOTTOM = 56, 12, 28, 30
-COLOURS = ("#1565c0", "#c62828", "#2e7d32", "#6a1b9a", "#ef6c00")
 GRID = "#e0e0e0"
 TEXT = 'font-family="sans-serif" font-size="11" fill="#333"'
 
@@ -35,13 +37,10 @@ def nice_ceiling(value: float) -> float:
 
 
 def _frame(title: str, top: float, fmt: Callable[[float], str], *, points: int) -> list[str]:
-    """The SVG's opening, title, horizontal grid and y labels. ``class="chart"`` and
-    ``data-points`` (how many values it draws) as ``ranking.charts`` writes them, so the
-    browser tests check every chart of the control room alike."""
+    """The SVG's opening (``ranking.charts.svg_open``), title, horizontal grid and y labels."""
     plot_height = HEIGHT - TOP - BOTTOM
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" viewBox="0 0 {WIDTH} {HEIGHT}" width="100%" '
-        f'style="max-width:{WIDTH}px" role="img" aria-label="{escape(title)}" data-points="{points}">',
+        svg_open(title, WIDTH, HEIGHT, points=points),
         f"<title>{escape(title)}</title>",
         f'<text x="{LEFT}" y="16" {TEXT} font-weight="bold">{escape(title)}</text>',
     ]
@@ -77,7 +76,7 @@ def line_chart_svg(
     xs = [LEFT + plot_width * (i / max(count - 1, 1)) for i in range(count)]
     parts = _frame(title, top, fmt, points=len(finite))
     for index, line in enumerate(series):
-        colour = COLOURS[index % len(COLOURS)]
+        colour = PALETTE[index % len(PALETTE)]
         path, dots, pen_down = [], [], False
         for x, value in zip(xs, line.values, strict=True):
             if value is None:
@@ -120,7 +119,7 @@ def bar_chart_svg(
         height = plot_height * value / top
         parts.append(
             f'<rect x="{x - slot * 0.35:.1f}" y="{TOP + plot_height - height:.1f}" width="{slot * 0.7:.1f}" '
-            f'height="{height:.1f}" fill="{COLOURS[0]}"><title>{escape(label)}: {escape(fmt(value))}</title></rect>'
+            f'height="{height:.1f}" fill="{PALETTE[0]}"><title>{escape(label)}: {escape(fmt(value))}</title></rect>'
         )
     parts += _x_labels(labels, xs, every=max(math.ceil(count / 20), 1))
     parts.append("</svg>")
