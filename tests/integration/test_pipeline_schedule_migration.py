@@ -21,6 +21,12 @@ pytestmark = pytest.mark.django_db
 
 weekly_migration = importlib.import_module("training.migrations.0002_weekly_pipeline_schedule")
 tasks_migration = importlib.import_module("training.migrations.0004_pipeline_schedule_tasks")
+# The tasks seeded by ``ranking.schedules.interval_task_seed``: (migration, name, task, seconds).
+INTERVAL_TASKS = [
+    ("ranking.migrations.0006_experiments_schedule", "experiments-decide", "ranking.tasks.experiments_decide_task", 300),
+    ("ranking.migrations.0008_drift_check_schedule", "drift-check", "ranking.tasks.drift_check_task", 3600),
+    ("training.migrations.0007_traffic_rollup_schedule", "traffic-rollup", "training.tasks.traffic_hours_roll_up_task", 300),
+]  # fmt: skip
 
 
 @pytest.fixture
@@ -103,3 +109,25 @@ def test_running_them_again_leaves_tasks_edited_in_the_admin_alone():
         ("weekly-pipeline", False),
         ("pipeline-watchdog", False),
     }
+
+
+@pytest.mark.usefixtures("migrated")
+@pytest.mark.parametrize(("migration", "name", "task", "seconds"), INTERVAL_TASKS)
+def test_each_interval_task_runs_at_its_interval_after_migrate(migration, name, task, seconds):
+    seeded = PeriodicTask.objects.select_related("interval").get(name=name)
+
+    assert seeded.task == task
+    assert seeded.enabled
+    assert (seeded.interval.every, seeded.interval.period) == (seconds, IntervalSchedule.SECONDS)
+
+
+@pytest.mark.usefixtures("migrated")
+@pytest.mark.parametrize(("migration", "name", "task", "seconds"), INTERVAL_TASKS)
+def test_running_an_interval_tasks_migration_again_leaves_it_disabled_when_the_admin_disabled_it(
+    migration, name, task, seconds
+):
+    PeriodicTask.objects.filter(name=name).update(enabled=False)
+
+    importlib.import_module(migration).schedule_create(apps, schema_editor=None)
+
+    assert list(PeriodicTask.objects.filter(name=name).values_list("enabled", flat=True)) == [False]

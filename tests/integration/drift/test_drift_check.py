@@ -1,10 +1,10 @@
 """The drift check's statuses, the stored report as the command and /metrics show it, the
-pruning of old samples, the beat task and its schedule migration."""
+pruning of old samples and the beat task (its schedule migration is tested with the other
+seeded tasks in tests/integration/test_pipeline_schedule_migration.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib
 import io
 import json
 
@@ -15,8 +15,6 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.test import Client
 from django.utils import timezone
-from django_celery_beat.models import IntervalSchedule, PeriodicTask
-from django_celery_beat.schedulers import ModelEntry
 
 from ranking.drift.compute import Served, Thresholds, drift_compute, profile_make
 from ranking.drift.gauges import drift_gauges_refresh
@@ -25,7 +23,6 @@ from ranking.features.contract import NAMES
 from ranking.models import DriftReport, DriftSample, ModelStatus
 from ranking.serving.drift_sampling import SAMPLER
 from ranking.tasks import drift_check_task
-from searchop_site.celery import app as celery_app
 from tests.integration.api.support import metric_value
 from tests.registry_factories import ModelVersionFactory
 
@@ -36,10 +33,6 @@ pytestmark = pytest.mark.django_db
 def no_held_samples():
     """Rows another test's requests left in this process's sampler are never written here."""
     SAMPLER.reset()
-
-
-NAME = "drift-check"
-migration = importlib.import_module("ranking.migrations.0008_drift_check_schedule")
 
 
 def _profile() -> dict:
@@ -147,28 +140,6 @@ def test_metrics_export_the_latest_report_as_gauges():
 def test_the_beat_task_stores_a_report():
     assert drift_check_task() is False
     assert DriftReport.objects.get().result["status"] == "no production model"
-
-
-@pytest.fixture
-def migrated():
-    """Unapply and reapply: with --reuse-db, a transactional test may have flushed the row."""
-    call_command("migrate", "ranking", "0007", verbosity=0)
-    assert not PeriodicTask.objects.filter(name=NAME).exists()
-    call_command("migrate", "ranking", "0008", verbosity=0)
-    return PeriodicTask.objects.select_related("interval").get(name=NAME)
-
-
-def test_the_drift_check_runs_every_hour_after_migrate(migrated):
-    assert migrated.task == "ranking.tasks.drift_check_task"
-    assert migrated.enabled
-    assert (migrated.interval.every, migrated.interval.period) == (3600, IntervalSchedule.SECONDS)
-
-
-def test_beat_starting_finds_the_migrated_drift_schedule_and_adds_nothing(migrated):
-    intervals = IntervalSchedule.objects.count()
-    ModelEntry.from_entry(NAME, app=celery_app, **settings.CELERY_BEAT_SCHEDULE[NAME])
-    assert PeriodicTask.objects.get(name=NAME).interval_id == migrated.interval_id
-    assert IntervalSchedule.objects.count() == intervals
 
 
 def test_the_version_page_says_a_version_without_profile_has_no_reference(admin_client):
