@@ -42,9 +42,9 @@ os.environ.setdefault("SECRET_KEY", "bench-only")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "searchop_site.settings")
 
 import psycopg  # noqa: E402
-from psycopg import sql  # noqa: E402
 
 from bench.bench_docs import block_write  # noqa: E402 - after the path set-up
+from bench.import_events import database_ensure  # noqa: E402
 
 GOAL_MS = 300.0
 REFERENCE = ("admin-index (reference)", "/admin/")
@@ -61,14 +61,7 @@ def step(number: int, title: str) -> None:
 def database_prepare(url: str, events: int) -> None:
     """Create and migrate the database when missing; generate the shop when it holds fewer
     than ``events`` events."""
-    info = psycopg.conninfo.conninfo_to_dict(url)
-    name = info["dbname"]
-    with psycopg.connect(
-        psycopg.conninfo.make_conninfo(**{**info, "dbname": "postgres"}), autocommit=True
-    ) as db:
-        if not db.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone():
-            db.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-            print(f"    created database {name}", flush=True)
+    database_ensure(url)
     manage = [sys.executable, str(ROOT / "manage.py")]
     subprocess.run([*manage, "migrate", "-v0"], check=True)
     with psycopg.connect(url) as db:
