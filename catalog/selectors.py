@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 from django.db import connection
-from django.db.models import Max, Model, QuerySet
+from django.db.models import Max, Min, Model, QuerySet
 
 from catalog.columns import EVENTS, PRODUCTS, Kind
 from catalog.models import Event, Product, SearchRequest
@@ -119,6 +119,11 @@ def catalog_frame_get() -> pd.DataFrame:
 def event_latest_timestamp_get() -> datetime | None:
     """The time of the newest event (an index look-up)."""
     return Event.objects.aggregate(latest=Max("timestamp"))["latest"]
+
+
+def event_earliest_timestamp_get() -> datetime | None:
+    """The time of the oldest event (an index look-up)."""
+    return Event.objects.aggregate(earliest=Min("timestamp"))["earliest"]
 
 
 # A request's events are looked for from a day before it (clients' clocks) to a week after:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from ranking.rankers import RANKER_NAMES
 from training.evaluation import SEGMENTS
@@ -54,6 +55,7 @@ def _heading(report: dict) -> list[str]:
             f"train {_span(windows.get('train'))} (validation from {validation_from}), "
             f"eval {_span(windows.get('eval'))}"
         )
+        lines += _short_history_note(windows, report.get("counts") or {})
     counts = report.get("counts") or {}
     if counts:
         lines.append(
@@ -130,6 +132,25 @@ def _cell(value: float | None) -> str:
 
 def _interval(interval: list[float] | None) -> str:
     return "" if not interval else f"[{interval[0]:+.3f}, {interval[1]:+.3f}]"
+
+
+def _short_history_note(windows: dict, counts: dict) -> list[str]:
+    """A line when the training features had a day or more fewer of events than the history
+    every feature set reads (the events begin inside it): serving will read the whole history.
+    Hours short are the shop's first night, not worth a line."""
+    read = counts.get("features_train_history_days")
+    if read is None or "features_since" not in windows:
+        return []
+    history = datetime.fromisoformat(windows["features_until"]) - datetime.fromisoformat(
+        windows["features_since"]
+    )
+    configured = history.total_seconds() / 86400
+    if read > configured - 1:
+        return []
+    return [
+        f"  note: the training features read {read:g} days of events, fewer than the {configured:g} of the "
+        "history serving reads (SEARCHOP_HISTORY_DAYS): more data, or shorter windows, make them alike"
+    ]
 
 
 def _span(span: list | None) -> str:

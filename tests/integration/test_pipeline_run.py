@@ -83,6 +83,9 @@ def test_run_pipeline_json_prints_one_object_shaped_like_the_issues_example(shop
     assert report["windows"]["train"][1] == report["windows"]["eval"][0]
     assert set(report["counts"]) >= COUNT_KEYS
     assert all(report["counts"][key] > 0 for key in COUNT_KEYS)
+    # The shop's 56 days hold the 14-day history before T1 (56 = 14 + 28 + 14), less the hours
+    # of its first night before its first event.
+    assert 13.0 < report["counts"]["features_train_history_days"] <= 14.0
     assert set(report["metrics"]) == set(RANKERS)
     for section in ("metrics", "debiased", "truth"):
         assert report[section]["production"] is None, section  # the first model has no production

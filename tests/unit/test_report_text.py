@@ -57,6 +57,18 @@ def test_the_heading_gives_the_features_history_as_a_span_when_the_report_has_it
     assert heading.startswith("  windows: features 2024-02-16 .. 2024-03-01, train 2024-01-01")
 
 
+def test_a_training_history_shorter_than_the_configured_one_is_said_under_the_windows():
+    windows = REPORT["windows"] | {"features_since": "2024-02-16T00:00:00+00:00"}  # 14 days
+    short = REPORT | {"windows": windows, "counts": REPORT["counts"] | {"features_train_history_days": 9.5}}
+    whole = REPORT | {"windows": windows, "counts": REPORT["counts"] | {"features_train_history_days": 13.7}}
+
+    assert report_text(short).splitlines()[2] == (
+        "  note: the training features read 9.5 days of events, fewer than the 14 of the history serving "
+        "reads (SEARCHOP_HISTORY_DAYS): more data, or shorter windows, make them alike"
+    )
+    assert "note:" not in report_text(whole)
+
+
 def test_each_ranker_has_a_row_and_one_without_figures_says_it_does_not_apply():
     text = report_text(REPORT)
 

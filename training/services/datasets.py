@@ -20,7 +20,7 @@ import pandas as pd
 from django.conf import settings
 
 from catalog.progress import Reporter
-from catalog.selectors import catalog_frame_get, event_latest_timestamp_get
+from catalog.selectors import catalog_frame_get, event_earliest_timestamp_get, event_latest_timestamp_get
 from ranking.features.contract import NAMES
 from ranking.features.matrix import matrix_build
 from ranking.features.snapshot import FeatureSnapshot
@@ -169,6 +169,16 @@ def _lists_with_click(list_index: np.ndarray, labels: np.ndarray) -> int:
     return int(np.unique(list_index[labels > 0]).size)
 
 
+def history_days_read(*, until: datetime) -> float:
+    """How many days of events the feature set with cut-off ``until`` had: its whole history,
+    or less when the events begin inside it (the report says so: serving reads the whole)."""
+    earliest = event_earliest_timestamp_get()
+    start = feature_history_start(until=until)
+    if earliest is None or earliest >= until:
+        return 0.0
+    return round((until - max(start, earliest)).total_seconds() / 86400, 1)
+
+
 def dataset_build(*, windows: Windows, reporter: Reporter | None = None) -> Dataset:
     """Feature sets for T1 and T2, the training and evaluation lists with their matrices,
     and the position-bias propensities each side may use (training: randomised lists
@@ -199,6 +209,7 @@ def dataset_build(*, windows: Windows, reporter: Reporter | None = None) -> Data
         "randomised_lists": eval_propensity.n_lists,
         "randomised_lists_before_t2": train_propensity.n_lists,
         "features_train_events": train_build.feature_set.events_counted,
+        "features_train_history_days": history_days_read(until=windows.features_until),
         "features_eval_events": eval_build.feature_set.events_counted,
     }
     return Dataset(
