@@ -29,9 +29,6 @@ class DriftSample(models.Model):
 
     created_at = models.DateTimeField(db_index=True)
     model_version = models.PositiveIntegerField(null=True, blank=True, help_text="Null: the fallback served.")
-    feature_set_until = models.DateTimeField(
-        null=True, blank=True, help_text="The serving features' cut-off."
-    )
     query_norm = models.TextField()
     num_features = models.PositiveSmallIntegerField()
     num_rows = models.PositiveIntegerField()

@@ -35,7 +35,6 @@ logger = logging.getLogger(__name__)
 class SampledRequest(NamedTuple):
     created_at: datetime
     model_version: int | None
-    feature_set_until: str | None
     query_norm: str
     rows: np.ndarray  # float64, (rows, features): float32 would move values that sit on a bin edge
 
@@ -50,9 +49,7 @@ class DriftSampler:
         self._thread: threading.Thread | None = None
         self._random = random.Random()
 
-    def offer(
-        self, *, model_version: int | None, until: str | None, query_norm: str, features: np.ndarray
-    ) -> None:
+    def offer(self, *, model_version: int | None, query_norm: str, features: np.ndarray) -> None:
         config = settings.SEARCHOP_DRIFT
         if self._random.random() >= config["sample_share"]:
             return
@@ -66,7 +63,7 @@ class DriftSampler:
         if len(rows) > config["rows_per_request"]:
             picked = np.random.default_rng().choice(len(rows), config["rows_per_request"], replace=False)
             rows = rows[np.sort(picked)]
-        sampled = SampledRequest(timezone.now(), model_version, until, query_norm, rows.astype(np.float64))
+        sampled = SampledRequest(timezone.now(), model_version, query_norm, rows.astype(np.float64))
         with self._lock:
             held = self._minutes.setdefault(minute, [])
             if len(held) < cap:
@@ -114,7 +111,6 @@ class DriftSampler:
                 DriftSample(
                     created_at=row.created_at,
                     model_version=row.model_version,
-                    feature_set_until=row.feature_set_until,
                     query_norm=row.query_norm,
                     num_features=row.rows.shape[1],
                     num_rows=row.rows.shape[0],
@@ -136,7 +132,6 @@ def drift_sample_offer(state, request, features: np.ndarray) -> None:  # type: i
     """Offer one served request's feature matrix to the drift sampler (see the module)."""
     SAMPLER.offer(
         model_version=state.model_version,
-        until=state.snapshot.until or None,  # the catalog alone (no serving features) has none
         query_norm=request.query_norm,
         features=features,
     )

@@ -19,7 +19,7 @@ def drift_settings(settings):
 
 def _offer(sampler: DriftSampler, times: int, rows: int = 5) -> None:
     for i in range(times):
-        sampler.offer(model_version=1, until=None, query_norm=f"q{i}", features=np.full((rows, 4), float(i)))
+        sampler.offer(model_version=1, query_norm=f"q{i}", features=np.full((rows, 4), float(i)))
 
 
 def test_a_share_of_zero_keeps_nothing(drift_settings):
@@ -41,7 +41,7 @@ def test_a_busy_minute_keeps_at_most_the_cap_drawn_from_all_its_requests(drift_s
 def test_a_request_with_many_candidates_keeps_a_random_subset_of_its_rows(drift_settings):
     drift_settings(sample_share=1.0, rows_per_request=3)
     sampler = DriftSampler()
-    sampler.offer(model_version=1, until=None, query_norm="q", features=np.arange(40.0).reshape(10, 4))
+    sampler.offer(model_version=1, query_norm="q", features=np.arange(40.0).reshape(10, 4))
     [row] = [row for rows in sampler._minutes.values() for row in rows]
     assert row.rows.shape == (3, 4)
     assert row.rows.dtype == np.float64
