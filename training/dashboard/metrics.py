@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from datetime import datetime
 
 from django.db import DatabaseError
 from django.db.models import Count
@@ -43,6 +44,11 @@ GAUGE_NAMES = (
 )
 
 
+def _unix_time(moment: datetime | None) -> float:
+    """A moment as the gauges give it: Unix time, 0 for one that never came."""
+    return moment.timestamp() if moment else 0.0
+
+
 class OperationsCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         try:
@@ -57,7 +63,7 @@ class OperationsCollector(Collector):
         yield GaugeMetricFamily(
             BEAT_LAST_TICK,
             "When beat last sent a periodic task (Unix time; 0 when it never did).",
-            value=status.last_tick.timestamp() if status.last_tick else 0.0,
+            value=_unix_time(status.last_tick),
         )
         yield GaugeMetricFamily(
             BEAT_SILENT_AFTER,
@@ -89,7 +95,7 @@ class OperationsCollector(Collector):
         yield GaugeMetricFamily(
             PIPELINE_LAST_SUCCESS,
             "When the latest successful pipeline run finished (Unix time; 0 when none did).",
-            value=success.timestamp() if success else 0.0,
+            value=_unix_time(success),
         )
 
     def _rollup(self) -> Iterator[Metric]:
@@ -97,7 +103,7 @@ class OperationsCollector(Collector):
         yield GaugeMetricFamily(
             ROLLUP_LAST_RUN,
             "When the dashboard's traffic roll-up last ran (Unix time; 0 when it never did).",
-            value=status.last_run.timestamp() if status.last_run else 0.0,
+            value=_unix_time(status.last_run),
         )
         yield GaugeMetricFamily(
             ROLLUP_STALE_AFTER,

@@ -33,11 +33,16 @@ STALE_AFTER_INTERVALS = 3
 class RollupStatus:
     last_run: datetime | None  # the newest ``computed_at``: every run writes the last hours
     interval: timedelta  # how often beat runs it (SEARCHOP_TRAFFIC_ROLLUP_MINUTES)
-    stale: bool  # no run for STALE_AFTER_INTERVALS intervals (or never)
+    now: datetime  # when the status was read
 
     @property
     def stale_after(self) -> timedelta:
         return self.interval * STALE_AFTER_INTERVALS
+
+    @property
+    def stale(self) -> bool:
+        """No run for ``STALE_AFTER_INTERVALS`` intervals (or never)."""
+        return self.last_run is None or self.now - self.last_run > self.stale_after
 
 
 def traffic_rollup_status_get(*, now: datetime) -> RollupStatus:
@@ -45,8 +50,7 @@ def traffic_rollup_status_get(*, now: datetime) -> RollupStatus:
     and week views count many hours live (slower, the same numbers)."""
     last_run = TrafficHour.objects.aggregate(last_run=Max("computed_at"))["last_run"]
     interval = timedelta(minutes=settings.SEARCHOP_TRAFFIC_ROLLUP["every_minutes"])
-    stale = last_run is None or now - last_run > interval * STALE_AFTER_INTERVALS
-    return RollupStatus(last_run=last_run, interval=interval, stale=stale)
+    return RollupStatus(last_run=last_run, interval=interval, now=now)
 
 
 @dataclass(frozen=True)

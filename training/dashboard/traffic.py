@@ -52,6 +52,11 @@ class TrafficWindow:
     def bucket_minutes(self) -> int:
         return 1 if self.bucket == "minute" else 60
 
+    @property
+    def reads_roll_up(self) -> bool:
+        """A point per hour: the rolled-up hours are read, percentiles come from histograms."""
+        return self.bucket == "hour"
+
 
 WINDOWS = {
     window.name: window
@@ -64,7 +69,7 @@ WINDOWS = {
 DEFAULT_WINDOW = "day"
 HOUR = timedelta(hours=1)
 # How far back the roll-up keeps hours: the longest range read by the hour.
-ROLLED_UP_SPAN = max(window.span for window in WINDOWS.values() if window.bucket == "hour")
+ROLLED_UP_SPAN = max(window.span for window in WINDOWS.values() if window.reads_roll_up)
 
 
 @dataclass(frozen=True)
@@ -117,7 +122,7 @@ class Traffic:
     @property
     def percentiles_from_histogram(self) -> bool:
         """The day and the week: percentiles read from the latency histograms (approximate)."""
-        return self.window.bucket == "hour"
+        return self.window.reads_roll_up
 
     @property
     def minutes(self) -> float:
@@ -169,7 +174,7 @@ def traffic_get(*, window: TrafficWindow, now: datetime) -> Traffic:
     percentiles from the latency histograms. Everything else is summed from those groups."""
     until = now
     since = now - window.span
-    if window.bucket == "hour":
+    if window.reads_roll_up:
         tallies, rolled_up_hours = _hourly_tallies_get(since=since, until=until)
         searched, happened = _searched_and_happened(tallies)
         p50, p99 = histogram.histogram_percentiles(
