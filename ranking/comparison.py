@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from ranking.charts import svg_open
+
 EXPLANATION_FEATURES = 5  # per direction: the 5 that pushed a score up most, the 5 down
 
 
@@ -107,12 +109,11 @@ def importance_difference_svg(pairs: Sequence[ImportancePair], *, label_a: str, 
     width, height = label_width + 2 * half + 70, row * (len(pairs) + 2)
     biggest = max((abs(p.difference) for p in pairs), default=0.0) or 1.0
     centre = label_width + half
+    title = f"Feature importance: share of the total gain, {label_b} minus {label_a}"
     parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" data-points="{len(pairs)}" role="img" font-family="sans-serif" '
-        'font-size="12" style="max-width: 100%; height: auto">',
-        f"<title>Feature importance: share of the total gain, {html.escape(label_b)} minus "
-        f"{html.escape(label_a)}</title>",
+        svg_open(title, width, height, points=len(pairs)),
+        f"<title>{html.escape(title)}</title>",
+        '<g font-family="sans-serif" font-size="12">',
         f'<text x="{centre - pad}" y="{row - 5}" text-anchor="end" fill="#c62828">'
         f"◀ more in {html.escape(label_a)}</text>",
         f'<text x="{centre + pad}" y="{row - 5}" fill="#2e7d32">more in {html.escape(label_b)} ▶</text>',
@@ -130,7 +131,7 @@ def importance_difference_svg(pairs: Sequence[ImportancePair], *, label_a: str, 
             f"<title>{html.escape(pair.feature)}: {pair.a:.1%} → {pair.b:.1%} ({points})</title></rect>",
             f'<text x="{centre + half + pad}" y="{y + 11}">{points}</text>',
         ]
-    parts.append("</svg>")
+    parts.append("</g></svg>")
     return "".join(parts)
 
 

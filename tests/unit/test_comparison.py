@@ -60,7 +60,7 @@ def test_the_importance_chart_is_well_formed_svg_with_one_bar_per_feature_and_es
     svg = importance_difference_svg(pairs, label_a="v1", label_b="v2")
 
     root = ET.fromstring(svg)
-    bars = root.findall("{http://www.w3.org/2000/svg}rect")
+    bars = root.findall(".//{http://www.w3.org/2000/svg}rect")
     assert len(bars) == 2
     assert float(bars[0].get("width")) == pytest.approx(float(bars[1].get("width")))  # both 25 pp
     assert float(bars[0].get("x")) < float(bars[1].get("x"))  # the loss to the left of the gain
