@@ -95,7 +95,7 @@ def _offer_cost(share: float, calls: int = 20_000) -> float:
     features = np.random.default_rng(0).random((100, len(NAMES)))
     started = time.process_time()
     for _ in range(calls):
-        SAMPLER.offer(model_version=1, until=None, query_norm="bench", features=features)
+        SAMPLER.offer(model_version=1, query_norm="bench", features=features)
     return (time.process_time() - started) * 1e6 / calls
 
 
